@@ -1,0 +1,36 @@
+// What routing needs to know about a request body, found with simdjson On-Demand without copying it.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include <boost/system/result.hpp>
+
+#include "infergate/errors.hpp"
+
+namespace infergate {
+
+// Bytes simdjson may read past the end of a body; the proxy reserves this much extra capacity.
+inline constexpr std::size_t kBodyPadding = 64;
+
+struct RequestFacts {
+  std::string model;              // top-level "model", escapes decoded
+  std::size_t model_offset = 0;   // offset in the body of the model string token, opening quote included
+  std::size_t model_length = 0;   // length of that token, both quotes included
+  bool stream = false;            // top-level "stream": true
+};
+
+// Reads the top-level "model" (and "stream") of a JSON object body.
+// `capacity` is the size of the buffer behind `body`; when it is at least
+// body.size() + kBodyPadding the body is parsed in place, otherwise it is copied once.
+// Refusals: invalid_json, missing_model, model_not_string, duplicate_model.
+boost::system::result<RequestFacts, ErrorKind> extract_request_facts(std::string_view body,
+                                                                     std::size_t capacity = 0);
+
+// The body with only the model string token replaced by `served_model` (JSON-escaped);
+// every other byte is unchanged.
+std::string rewrite_model(std::string_view body, const RequestFacts& facts,
+                          std::string_view served_model);
+
+}  // namespace infergate

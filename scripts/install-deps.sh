@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages infergate needs to build and test, only those missing.
+# Usage: scripts/install-deps.sh [--test]   (--test adds what the test suite needs: node, npm)
+set -euo pipefail
+
+pkgs=(g++ meson ninja-build cmake pkg-config python3 libboost1.81-dev libsimdjson-dev libssl-dev
+      libyaml-cpp-dev libspdlog-dev prometheus-cpp-dev doctest-dev libxxhash-dev curl)
+if [[ "${1:-}" == "--test" ]]; then
+  pkgs+=(openssl)
+  command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+  command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+sudo=()
+[[ $(id -u) -ne 0 ]] && sudo=(sudo)
+echo "installing: ${missing[*]}"
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

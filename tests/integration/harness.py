@@ -1,0 +1,168 @@
+"""Shared helpers for integration tests: start our binaries on OS-chosen loopback ports, wait for
+their ready lines (never sleep), talk raw HTTP/1.1, and always stop what we started, by PID.
+
+Contract with the binaries: once a listener is bound, the process prints one line to stdout,
+`listening HOST:PORT` (`admin HOST:PORT` for the gateway's admin listener), and flushes.
+"""
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+SIM_BIN = os.environ.get("INFERGATE_SIM_BIN", "build/src/sim/infergate-sim")
+GATEWAY_BIN = os.environ.get("INFERGATE_BIN", "build/src/app/infergate")
+START_TIMEOUT = 20.0
+
+
+class Process:
+    """A child process whose ready lines we read; killed on close()."""
+
+    def __init__(self, argv, ready_lines, env=None):
+        self.argv = argv
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env={**os.environ, **(env or {})})
+        self.listening = []  # "host:port" strings in order
+        self.admin = None
+        self._wait_ready(ready_lines)
+
+    def _wait_ready(self, count):
+        deadline = time.monotonic() + START_TIMEOUT
+        buf = b""
+        while len(self.listening) + (1 if self.admin else 0) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.close()
+                raise TimeoutError(f"{self.argv[0]} not ready: {self.stderr_text()}")
+            r, _, _ = select.select([self.proc.stdout], [], [], left)
+            if not r:
+                continue
+            chunk = os.read(self.proc.stdout.fileno(), 4096)
+            if not chunk:
+                self.close()
+                raise RuntimeError(f"{self.argv} exited early: {self.stderr_text()}")
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                words = line.decode().split()
+                if len(words) >= 2 and words[0] == "listening":
+                    self.listening.append(words[1])
+                elif len(words) >= 2 and words[0] == "admin":
+                    self.admin = words[1]
+
+    def port(self, i=0):
+        return int(self.listening[i].rsplit(":", 1)[1])
+
+    def stderr_text(self):
+        try:
+            self.proc.wait(timeout=0.1)
+            return self.proc.stderr.read().decode(errors="replace")[-4000:]
+        except Exception:
+            return "(still running)"
+
+    def signal(self, sig):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def wait(self, timeout):
+        return self.proc.wait(timeout=timeout)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=5)
+        for f in (self.proc.stdout, self.proc.stderr):
+            if f:
+                f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def start_sim(*args, instances=1):
+    """infergate-sim on 127.0.0.1, OS-chosen ports; returns a Process with `instances` ports."""
+    argv = [SIM_BIN, "--host", "127.0.0.1", "--port", "0", "--instances", str(instances), *args]
+    return Process(argv, instances)
+
+
+def write_config(text):
+    f = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+    f.write(text)
+    f.close()
+    return f.name
+
+
+def start_gateway(config_text, *args):
+    """infergate on 127.0.0.1:0 with admin on 127.0.0.1:0; config given as YAML text."""
+    path = write_config(config_text)
+    argv = [GATEWAY_BIN, "--config", path, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", *args]
+    return Process(argv, 2)
+
+
+def request(port, method, path, body=None, headers=None, timeout=10.0, host="127.0.0.1"):
+    """One HTTP/1.1 request on a fresh connection; returns (status, headers dict (lower), body bytes)."""
+    import http.client
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+        hdrs = {"Content-Type": "application/json", **(headers or {})}
+        conn.request(method, path, body=data, headers=hdrs)
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def raw_connect(port, host="127.0.0.1", timeout=10.0):
+    s = socket.create_connection((host, port), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def scrape(port, host="127.0.0.1"):
+    """GET /metrics and parse the Prometheus text format into {(name, frozenset(labels)): value}."""
+    status, _, body = request(port, "GET", "/metrics", host=host)
+    assert status == 200, status
+    out = {}
+    for line in body.decode().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name_labels, value = line.rsplit(" ", 1) if "}" not in line else (
+            line[:line.rindex("}") + 1], line[line.rindex("}") + 1:].strip().split(" ")[0])
+        if "{" in name_labels:
+            name, rest = name_labels.split("{", 1)
+            labels = frozenset(_parse_labels(rest.rstrip("}")))
+        else:
+            name, labels = name_labels.split(" ")[0], frozenset()
+        out[(name, labels)] = float(value.split(" ")[0])
+    return out
+
+
+def _parse_labels(s):
+    i, n = 0, len(s)
+    while i < n:
+        eq = s.index("=", i)
+        key = s[i:eq].strip().lstrip(",").strip()
+        j = eq + 2  # skip ="
+        val = []
+        while s[j] != '"':
+            if s[j] == "\\":
+                j += 1
+            val.append(s[j])
+            j += 1
+        yield key, "".join(val)
+        i = j + 1
+        while i < n and s[i] in ", ":
+            i += 1
+
+
+def metric(samples, name, **labels):
+    """Sum of every sample of `name` whose labels include `labels`."""
+    want = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
