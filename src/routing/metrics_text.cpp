@@ -1,0 +1,186 @@
+#include "routing/metrics_text.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+namespace infergate {
+namespace {
+
+bool is_name_start(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+}
+bool is_name_char(char c) { return is_name_start(c) || (c >= '0' && c <= '9'); }
+
+// Prometheus values: Go float syntax plus NaN, +Inf, -Inf.
+bool parse_value(std::string_view s, double& out) {
+  if (s.empty()) return false;
+  if (s == "+Inf" || s == "Inf") { out = std::numeric_limits<double>::infinity(); return true; }
+  if (s == "-Inf") { out = -std::numeric_limits<double>::infinity(); return true; }
+  if (s == "NaN") { out = std::numeric_limits<double>::quiet_NaN(); return true; }
+  if (s.front() == '+') s.remove_prefix(1);
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc{} && end == s.data() + s.size();
+}
+
+// Finds the closing brace of a label set, skipping quoted values (which may hold '}' and '\"').
+std::size_t label_set_end(std::string_view s, std::size_t open) {
+  bool quoted = false;
+  for (std::size_t i = open + 1; i < s.size(); ++i) {
+    const char c = s[i];
+    if (quoted) {
+      if (c == '\\') ++i;
+      else if (c == '"') quoted = false;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == '}') {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+
+std::vector<std::string> split_csv(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    const auto comma = s.find(',', start);
+    std::string item = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!item.empty()) out.push_back(std::move(item));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+bool parse_sample_line(std::string_view line, PromSample& out) {
+  std::size_t i = 0;
+  if (line.empty() || !is_name_start(line[0])) return false;
+  while (i < line.size() && is_name_char(line[i])) ++i;
+  out.name = line.substr(0, i);
+  out.labels = {};
+  if (i < line.size() && line[i] == '{') {
+    const auto close = label_set_end(line, i);
+    if (close == std::string_view::npos) return false;
+    out.labels = line.substr(i + 1, close - i - 1);
+    i = close + 1;
+  }
+  if (i >= line.size() || (line[i] != ' ' && line[i] != '\t')) return false;
+  const auto value_start = line.find_first_not_of(" \t", i);
+  if (value_start == std::string_view::npos) return false;
+  auto value_end = line.find_first_of(" \t", value_start);  // an optional timestamp may follow
+  if (value_end == std::string_view::npos) value_end = line.size();
+  return parse_value(line.substr(value_start, value_end - value_start), out.value);
+}
+
+std::optional<std::string> find_label(std::string_view labels, std::string_view key) {
+  std::size_t i = 0;
+  while (i < labels.size()) {
+    while (i < labels.size() && (labels[i] == ' ' || labels[i] == ',')) ++i;
+    const auto eq = labels.find('=', i);
+    if (eq == std::string_view::npos) return std::nullopt;
+    const auto quote = labels.find_first_not_of(' ', eq + 1);
+    if (quote == std::string_view::npos || labels[quote] != '"') return std::nullopt;
+    auto name = labels.substr(i, eq - i);
+    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+    std::string value;
+    std::size_t j = quote + 1;
+    for (; j < labels.size() && labels[j] != '"'; ++j) {
+      if (labels[j] == '\\' && j + 1 < labels.size()) {
+        ++j;
+        value.push_back(labels[j] == 'n' ? '\n' : labels[j]);
+      } else {
+        value.push_back(labels[j]);
+      }
+    }
+    if (j >= labels.size()) return std::nullopt;  // unterminated value
+    if (name == key) return value;
+    i = j + 1;
+  }
+  return std::nullopt;
+}
+
+bool MetricSelector::matches(const PromSample& s) const {
+  if (s.name != name) return false;
+  if (label.empty()) return true;
+  const auto v = find_label(s.labels, label);
+  return v && *v == label_value;
+}
+
+MetricsMapping MetricsMapping::vllm() {
+  return {{{"vllm:num_requests_waiting", "", ""}},
+          {{"vllm:num_requests_running", "", ""}},
+          {{"vllm:kv_cache_usage_perc", "", ""}, {"vllm:gpu_cache_usage_perc", "", ""}},
+          "vllm:lora_requests_info"};
+}
+
+MetricsMapping MetricsMapping::sglang() {
+  return {{{"sglang:num_queue_reqs", "", ""}},
+          {{"sglang:num_running_reqs", "", ""}},
+          {{"sglang:token_usage", "", ""}},
+          ""};
+}
+
+MetricsMapping MetricsMapping::trtllm() {
+  return {{{"nv_trt_llm_request_metrics", "request_type", "waiting"}},
+          {{"nv_trt_llm_request_metrics", "request_type", "scheduled"}},
+          {{"nv_trt_llm_kv_cache_block_metrics", "kv_cache_block_type", "fraction"}},
+          ""};
+}
+
+std::optional<MetricsMapping> MetricsMapping::named(std::string_view flavour) {
+  if (flavour == "vllm") return vllm();
+  if (flavour == "sglang") return sglang();
+  if (flavour == "trtllm" || flavour == "triton") return trtllm();
+  return std::nullopt;
+}
+
+namespace {
+
+// Records `value` for a signal if `s` matches a selector preferred over the one seen so far.
+void offer(const std::vector<MetricSelector>& selectors, const PromSample& s,
+           std::optional<double>& value, std::size_t& rank) {
+  for (std::size_t r = 0; r < selectors.size() && r < rank; ++r) {
+    if (selectors[r].matches(s)) {
+      value = s.value;
+      rank = r;
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+ScrapedLoad parse_load(std::string_view text, const MetricsMapping& mapping) {
+  ScrapedLoad load;
+  constexpr auto none = std::numeric_limits<std::size_t>::max();
+  std::size_t waiting_rank = none, running_rank = none, kv_rank = none;
+  double newest_lora = -std::numeric_limits<double>::infinity();
+  std::string_view lora_labels;
+
+  for_each_sample(text, [&](const PromSample& s) {
+    offer(mapping.waiting, s, load.waiting, waiting_rank);
+    offer(mapping.running, s, load.running, running_rank);
+    offer(mapping.kv_usage, s, load.kv_usage, kv_rank);
+    if (!mapping.lora_info.empty() && s.name == mapping.lora_info && s.value >= newest_lora) {
+      newest_lora = s.value;
+      lora_labels = s.labels;
+      load.has_lora_info = true;
+    }
+  });
+
+  if (load.has_lora_info) {
+    if (auto v = find_label(lora_labels, "running_lora_adapters")) load.running_loras = split_csv(*v);
+    if (auto v = find_label(lora_labels, "waiting_lora_adapters")) load.waiting_loras = split_csv(*v);
+    if (auto v = find_label(lora_labels, "max_lora")) {
+      int n = 0;
+      const auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+      if (ec == std::errc{} && p == v->data() + v->size()) load.max_loras = n;
+    }
+  }
+  return load;
+}
+
+}  // namespace infergate

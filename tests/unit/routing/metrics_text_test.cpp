@@ -1,0 +1,141 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+
+#include "routing/metrics_text.hpp"
+
+using namespace infergate;
+
+namespace {
+
+constexpr std::string_view kVllmV1 = R"(# HELP vllm:num_requests_running Number of requests in model execution batches.
+# TYPE vllm:num_requests_running gauge
+vllm:num_requests_running{engine="0",model_name="Qwen/Qwen3-0.6B"} 3.0
+# TYPE vllm:num_requests_waiting gauge
+vllm:num_requests_waiting{engine="0",model_name="Qwen/Qwen3-0.6B"} 7.0
+# TYPE vllm:kv_cache_usage_perc gauge
+vllm:kv_cache_usage_perc{engine="0",model_name="Qwen/Qwen3-0.6B"} 0.42
+# TYPE vllm:lora_requests_info gauge
+vllm:lora_requests_info{max_lora="4",running_lora_adapters="sql,chat",waiting_lora_adapters=""} 1.7e+09
+vllm:lora_requests_info{max_lora="4",running_lora_adapters="old",waiting_lora_adapters="x"} 1.6e+09
+vllm:lora_requests_info{max_lora="4",running_lora_adapters="",waiting_lora_adapters="late"} 1.75e+09
+vllm:time_to_first_token_seconds_bucket{le="+Inf",model_name="m"} 12
+)";
+
+constexpr std::string_view kVllmV0 = "vllm:num_requests_running{model_name=\"m\"} 1\n"
+                                     "vllm:num_requests_waiting{model_name=\"m\"} 0\n"
+                                     "vllm:gpu_cache_usage_perc{model_name=\"m\"} 0.9\n";
+
+constexpr std::string_view kBoth = "vllm:gpu_cache_usage_perc 0.9\nvllm:kv_cache_usage_perc 0.3\n";
+
+constexpr std::string_view kSglang = "# TYPE sglang:num_queue_reqs gauge\n"
+                                     "sglang:num_queue_reqs{model_name=\"m\"} 11\r\n"
+                                     "sglang:num_running_reqs{model_name=\"m\"} 4\r\n"
+                                     "sglang:token_usage{model_name=\"m\"} 0.25\r\n";
+
+constexpr std::string_view kTrt =
+    "nv_trt_llm_request_metrics{model=\"ensemble\",request_type=\"scheduled\",version=\"1\"} 6\n"
+    "nv_trt_llm_request_metrics{model=\"ensemble\",request_type=\"waiting\",version=\"1\"} 2\n"
+    "nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type=\"max\",model=\"e\"} 100\n"
+    "nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type=\"fraction\",model=\"e\"} 0.5\n";
+
+}  // namespace
+
+TEST_CASE("parse_load reads each flavour") {
+  struct Case {
+    const char* what;
+    std::string_view text;
+    MetricsMapping mapping;
+    double waiting, running, kv;
+  };
+  const Case cases[] = {
+      {"vllm v1", kVllmV1, MetricsMapping::vllm(), 7, 3, 0.42},
+      {"vllm v0 falls back to gpu_cache_usage_perc", kVllmV0, MetricsMapping::vllm(), 0, 1, 0.9},
+      {"sglang with CRLF", kSglang, MetricsMapping::sglang(), 11, 4, 0.25},
+      {"trt-llm by label", kTrt, MetricsMapping::trtllm(), 2, 6, 0.5},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    const auto load = parse_load(c.text, c.mapping);
+    REQUIRE(load.waiting);
+    REQUIRE(load.running);
+    REQUIRE(load.kv_usage);
+    CHECK(*load.waiting == c.waiting);
+    CHECK(*load.running == c.running);
+    CHECK(*load.kv_usage == doctest::Approx(c.kv));
+  }
+}
+
+TEST_CASE("v1 KV name is preferred over v0 whatever the order") {
+  CHECK(*parse_load(kBoth, MetricsMapping::vllm()).kv_usage == doctest::Approx(0.3));
+}
+
+TEST_CASE("lora_requests_info: the newest series wins") {
+  const auto load = parse_load(kVllmV1, MetricsMapping::vllm());
+  CHECK(load.has_lora_info);
+  CHECK(load.max_loras == 4);
+  CHECK(load.running_loras.empty());
+  REQUIRE(load.waiting_loras.size() == 1);
+  CHECK(load.waiting_loras[0] == "late");
+}
+
+TEST_CASE("missing families stay unknown, and garbage is skipped, counted") {
+  const std::string_view garbage = "not a metric line\n{broken} 1\nvllm:x{a=\"unterminated} 3\n"
+                                   "vllm:num_requests_waiting abc\nvllm:num_requests_running 2\n";
+  std::size_t seen = 0;
+  CHECK(for_each_sample(garbage, [&](const PromSample&) { ++seen; }) == 4);
+  CHECK(seen == 1);
+  const auto load = parse_load(garbage, MetricsMapping::vllm());
+  CHECK_FALSE(load.waiting);
+  CHECK(load.running == 2.0);
+  CHECK_FALSE(load.kv_usage);
+  CHECK_FALSE(load.has_lora_info);
+  CHECK_FALSE(parse_load("", MetricsMapping::sglang()).running);
+}
+
+TEST_CASE("sample lines: values, timestamps, escapes") {
+  struct Case {
+    std::string_view line;
+    bool ok;
+    std::string_view name;
+    double value;
+  };
+  const Case cases[] = {
+      {"a 1", true, "a", 1},
+      {"a{} 2.5 1700000000000", true, "a", 2.5},
+      {"a{l=\"x}y\\\"z\"} -3e2", true, "a", -300},
+      {"a +Inf", true, "a", INFINITY},
+      {"a -Inf", true, "a", -INFINITY},
+      {"a", false, "", 0},
+      {"a{l=\"x\"}", false, "", 0},
+      {"9a 1", false, "", 0},
+      {"a 1x", false, "", 0},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.line);
+    PromSample s;
+    REQUIRE(parse_sample_line(c.line, s) == c.ok);
+    if (!c.ok) continue;
+    CHECK(s.name == c.name);
+    CHECK(s.value == c.value);
+  }
+  PromSample nan;
+  REQUIRE(parse_sample_line("a NaN", nan));
+  CHECK(std::isnan(nan.value));
+}
+
+TEST_CASE("find_label decodes escapes and tells absent from empty") {
+  const std::string_view labels = R"(a="1",b="",c="x\"y\\z\nw", d = "sp")";
+  CHECK(find_label(labels, "a") == "1");
+  CHECK(find_label(labels, "b") == "");
+  CHECK(find_label(labels, "c") == "x\"y\\z\nw");
+  CHECK(find_label(labels, "d") == "sp");
+  CHECK_FALSE(find_label(labels, "e"));
+}
+
+TEST_CASE("named flavours") {
+  CHECK(MetricsMapping::named("vllm"));
+  CHECK(MetricsMapping::named("triton"));
+  CHECK_FALSE(MetricsMapping::named("tgi"));
+}
