@@ -45,6 +45,13 @@ std::string error_body(ErrorKind kind, std::string_view message, std::string_vie
 // The default human message for a kind (used when the caller has nothing more specific).
 std::string_view default_message(ErrorKind kind) noexcept;
 
+// "The model 'NAME' does not exist. GET /v1/models lists the models this gateway serves."
+// NAME is cut at 200 bytes (on a UTF-8 boundary, "..." appended): clients control it.
+std::string model_not_found_message(std::string_view model);
+
+// `name` as quoted in a message: at most 200 bytes, cut on a UTF-8 boundary, "..." appended.
+std::string quote_for_message(std::string_view name);
+
 // Appends `s` to `out` as JSON string content (without the quotes), escaping as RFC 8259 asks.
 void append_json_escaped(std::string& out, std::string_view s);
 

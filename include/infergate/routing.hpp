@@ -46,10 +46,16 @@ struct ModelRoute {
   std::uint64_t total_weight = 0;
 };
 
+// Hash for string-keyed maps that find by std::string_view without building a std::string.
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
 // Immutable once published. Built by the control thread, read by workers through one atomic load.
 struct Snapshot {
   std::vector<std::unique_ptr<Pool>> pools;
-  std::unordered_map<std::string, ModelRoute> models;
+  std::unordered_map<std::string, ModelRoute, StringHash, std::equal_to<>> models;
   std::vector<std::string> model_names;  // sorted, for GET /v1/models
 
   const ModelRoute* find_model(std::string_view name) const;

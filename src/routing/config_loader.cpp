@@ -1,0 +1,505 @@
+// YAML config -> GatewayConfig, validated. Every problem is collected with its file, line,
+// column and field path before anything throws, so one `--check-config` run shows them all.
+// Exceptions are fine here (start-up and reload only); they stop at this boundary as ConfigError.
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "infergate/config.hpp"
+#include "routing/config_values.hpp"
+
+namespace infergate {
+
+std::string ConfigIssue::str() const {
+  std::string out = file;
+  if (line > 0) out += fmt::format(":{}:{}", line, column);
+  out += ": ";
+  if (!field.empty()) out += field + ": ";
+  out += message;
+  return out;
+}
+
+namespace {
+
+std::string join_issues(const std::vector<ConfigIssue>& issues) {
+  std::string out;
+  for (const auto& issue : issues) {
+    if (!out.empty()) out += '\n';
+    out += issue.str();
+  }
+  return out;
+}
+
+// Where a value sits in the file, kept for the checks that span several entries.
+struct Where {
+  int line = 0;
+  int column = 0;
+  std::string field;
+};
+
+// One handler per known key of a YAML map.
+struct FieldSpec {
+  std::string_view key;
+  bool required;
+  std::function<void(const YAML::Node& value, const std::string& path)> parse;
+};
+
+class Loader {
+ public:
+  explicit Loader(std::string file) : file_(std::move(file)) {}
+
+  GatewayConfig load(const YAML::Node& root);
+  std::vector<ConfigIssue>& issues() { return issues_; }
+
+ private:
+  Where where(const YAML::Node& node, const std::string& path) const;
+  void issue(const Where& at, std::string message);
+  void issue(const YAML::Node& node, const std::string& path, std::string message) {
+    issue(where(node, path), std::move(message));
+  }
+
+  void fields(const YAML::Node& map, const std::string& path, const std::vector<FieldSpec>& specs);
+  template <typename Item>
+  void sequence(const YAML::Node& node, const std::string& path, Item&& item);
+
+  std::optional<std::string> text(const YAML::Node& node, const std::string& path,
+                                  bool allow_empty = false);
+  template <typename T>
+  void set_integer(const YAML::Node& node, const std::string& path, T& out, std::uint64_t min,
+                   std::uint64_t max);
+  void set_bool(const YAML::Node& node, const std::string& path, bool& out);
+  void set_size(const YAML::Node& node, const std::string& path, std::size_t& out,
+                std::size_t min, std::size_t max);
+  void set_duration(const YAML::Node& node, const std::string& path, Millis& out, bool allow_zero);
+  void set_host_port(const YAML::Node& node, const std::string& path, HostPort& out);
+  void set_workers(const YAML::Node& node, const std::string& path, unsigned& out);
+
+  void timeouts(const YAML::Node& node, const std::string& path, Timeouts& out);
+  void pool(const YAML::Node& node, const std::string& path, GatewayConfig& config);
+  void model(const YAML::Node& node, const std::string& path, GatewayConfig& config);
+  void target(const YAML::Node& node, const std::string& path, ModelConfig& model);
+  void cross_check(const GatewayConfig& config);
+
+  std::string file_;
+  std::vector<ConfigIssue> issues_;
+  // Locations of parsed entries, in config order, for the cross-entry checks.
+  std::vector<Where> pool_names_;
+  std::vector<Where> model_names_;
+  std::vector<Where> model_targets_;
+  std::vector<std::vector<Where>> target_pools_;  // [model][target]
+  Where listen_at_, admin_at_;
+};
+
+std::string child(const std::string& path, std::string_view key) {
+  return path.empty() ? std::string(key) : fmt::format("{}.{}", path, key);
+}
+
+std::string element(const std::string& path, std::size_t i) {
+  return fmt::format("{}[{}]", path, i);
+}
+
+// Edit distance, for "did you mean" on unknown keys.
+std::size_t distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string unknown_key_message(std::string_view key, const std::vector<FieldSpec>& specs) {
+  std::string message = fmt::format("unknown key '{}'", key);
+  std::string_view best;
+  std::size_t best_distance = 3;  // suggest only close matches
+  for (const auto& spec : specs) {
+    const std::size_t d = distance(key, spec.key);
+    if (d < best_distance) best_distance = d, best = spec.key;
+  }
+  if (!best.empty()) return fmt::format("{} (did you mean '{}'?)", message, best);
+  message += " (known keys:";
+  for (const auto& spec : specs) fmt::format_to(std::back_inserter(message), " {}", spec.key);
+  return message + ")";
+}
+
+Where Loader::where(const YAML::Node& node, const std::string& path) const {
+  const YAML::Mark mark = node.Mark();
+  return {mark.line >= 0 ? mark.line + 1 : 0, mark.column >= 0 ? mark.column + 1 : 0, path};
+}
+
+void Loader::issue(const Where& at, std::string message) {
+  issues_.push_back({file_, at.line, at.column, at.field, std::move(message)});
+}
+
+void Loader::fields(const YAML::Node& map, const std::string& path,
+                    const std::vector<FieldSpec>& specs) {
+  if (!map.IsMap()) {
+    issue(map, path, "expected a map of settings");
+    return;
+  }
+  std::map<std::string, int, std::less<>> seen_line;
+  for (const auto& entry : map) {
+    const YAML::Node& key_node = entry.first;
+    if (!key_node.IsScalar()) {
+      issue(key_node, path, "keys must be plain names");
+      continue;
+    }
+    const std::string key = key_node.Scalar();
+    const std::string field = child(path, key);
+    const auto [seen, inserted] = seen_line.emplace(key, where(key_node, field).line);
+    if (!inserted) {
+      issue(key_node, field, fmt::format("duplicate key (first at line {})", seen->second));
+      continue;
+    }
+    const auto spec = std::find_if(specs.begin(), specs.end(),
+                                   [&](const FieldSpec& s) { return s.key == key; });
+    if (spec == specs.end()) {
+      issue(key_node, field, unknown_key_message(key, specs));
+      continue;
+    }
+    spec->parse(entry.second, field);
+  }
+  for (const auto& spec : specs) {
+    if (spec.required && !seen_line.contains(spec.key)) {
+      issue(map, path, fmt::format("missing required key '{}'", spec.key));
+    }
+  }
+}
+
+template <typename Item>
+void Loader::sequence(const YAML::Node& node, const std::string& path, Item&& item) {
+  if (!node.IsSequence()) {
+    issue(node, path, "expected a list");
+    return;
+  }
+  for (std::size_t i = 0; i < node.size(); ++i) item(node[i], element(path, i));
+}
+
+std::optional<std::string> Loader::text(const YAML::Node& node, const std::string& path,
+                                        bool allow_empty) {
+  if (!node.IsScalar()) {
+    issue(node, path, node.IsNull() ? "expected a string, got nothing" : "expected a string");
+    return std::nullopt;
+  }
+  if (!allow_empty && node.Scalar().empty()) {
+    issue(node, path, "must not be empty");
+    return std::nullopt;
+  }
+  return node.Scalar();
+}
+
+template <typename T>
+void Loader::set_integer(const YAML::Node& node, const std::string& path, T& out,
+                         std::uint64_t min, std::uint64_t max) {
+  const auto s = text(node, path);
+  if (!s) return;
+  std::uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), value);
+  if (ec != std::errc{} || end != s->data() + s->size() || value < min || value > max) {
+    issue(node, path, fmt::format("expected an integer from {} to {}, got '{}'", min, max, *s));
+    return;
+  }
+  out = static_cast<T>(value);
+}
+
+void Loader::set_bool(const YAML::Node& node, const std::string& path, bool& out) {
+  const auto s = text(node, path);
+  if (!s) return;
+  if (*s == "true" || *s == "True" || *s == "TRUE") {
+    out = true;
+  } else if (*s == "false" || *s == "False" || *s == "FALSE") {
+    out = false;
+  } else {
+    issue(node, path, "expected true or false, got '" + *s + "'");
+  }
+}
+
+void Loader::set_size(const YAML::Node& node, const std::string& path, std::size_t& out,
+                      std::size_t min, std::size_t max) {
+  const auto s = text(node, path);
+  if (!s) return;
+  const auto bytes = parse_size(*s);
+  if (!bytes) {
+    issue(node, path, "expected a size such as 32MiB, 64KiB, 1000000 (bytes), got '" + *s + "'");
+  } else if (*bytes < min || *bytes > max) {
+    issue(node, path, fmt::format("must be from {} to {} bytes, got {}", min, max, *bytes));
+  } else {
+    out = *bytes;
+  }
+}
+
+void Loader::set_duration(const YAML::Node& node, const std::string& path, Millis& out,
+                          bool allow_zero) {
+  const auto s = text(node, path);
+  if (!s) return;
+  const auto value = parse_duration(*s);
+  if (!value) {
+    issue(node, path, fmt::format("expected a duration such as 500ms, 2s, 10m, 1h30m or "
+                                  "milliseconds, got '{}'", *s));
+  } else if (!allow_zero && value->count() == 0) {
+    issue(node, path, "must be longer than 0");
+  } else {
+    out = *value;
+  }
+}
+
+void Loader::set_host_port(const YAML::Node& node, const std::string& path, HostPort& out) {
+  const auto s = text(node, path);
+  if (!s) return;
+  try {
+    out = parse_host_port(*s);
+  } catch (const std::invalid_argument& e) {
+    issue(node, path, e.what());
+  }
+}
+
+void Loader::set_workers(const YAML::Node& node, const std::string& path, unsigned& out) {
+  if (node.IsScalar() && node.Scalar() == "auto") {
+    out = 0;
+    return;
+  }
+  const auto before = issues_.size();
+  set_integer(node, path, out, 1, 1024);
+  if (issues_.size() != before) issues_.back().message += " or 'auto'";
+}
+
+void Loader::timeouts(const YAML::Node& node, const std::string& path, Timeouts& out) {
+  auto duration = [this](Millis& field, bool allow_zero = false) {
+    return [this, &field, allow_zero](const YAML::Node& n, const std::string& p) {
+      set_duration(n, p, field, allow_zero);
+    };
+  };
+  fields(node, path,
+         {{"connect", false, duration(out.connect)},
+          {"first_byte", false, duration(out.first_byte)},
+          {"stream_idle", false, duration(out.stream_idle)},
+          {"client_header", false, duration(out.client_header)},
+          {"client_body", false, duration(out.client_body)},
+          {"keepalive_idle", false, duration(out.keepalive_idle)},
+          {"drain", false, duration(out.drain, true)}});
+}
+
+void Loader::pool(const YAML::Node& node, const std::string& path, GatewayConfig& config) {
+  PoolConfig pool;
+  Where name_at{0, 0, child(path, "name")};
+  fields(node, path,
+         {{"name", true,
+           [&](const YAML::Node& n, const std::string& p) {
+             name_at = where(n, p);
+             if (auto s = text(n, p)) pool.name = *s;
+           }},
+          {"endpoints", true, [&](const YAML::Node& n, const std::string& p) {
+             // An empty list is allowed: a pool scaled to zero answers 503 until it has endpoints.
+             if (n.IsNull()) return;
+             sequence(n, p, [&](const YAML::Node& e, const std::string& ep) {
+               HostPort address;
+               const auto before = issues_.size();
+               set_host_port(e, ep, address);
+               if (issues_.size() != before) return;
+               if (address.port == 0) {
+                 issue(e, ep, "an endpoint needs a port from 1 to 65535");
+               } else if (std::find(pool.endpoints.begin(), pool.endpoints.end(), address) !=
+                          pool.endpoints.end()) {
+                 issue(e, ep, "endpoint " + address.str() + " is listed twice in this pool");
+               } else {
+                 pool.endpoints.push_back(std::move(address));
+               }
+             });
+           }}});
+  pool_names_.push_back(name_at);
+  config.pools.push_back(std::move(pool));
+}
+
+void Loader::target(const YAML::Node& node, const std::string& path, ModelConfig& model) {
+  TargetConfig target;
+  Where pool_at = where(node, child(path, "pool"));
+  fields(node, path,
+         {{"pool", true,
+           [&](const YAML::Node& n, const std::string& p) {
+             pool_at = where(n, p);
+             if (auto s = text(n, p)) target.pool = *s;
+           }},
+          {"model", false,
+           [&](const YAML::Node& n, const std::string& p) {
+             if (auto s = text(n, p)) target.model = *s;
+           }},
+          {"weight", false, [&](const YAML::Node& n, const std::string& p) {
+             set_integer(n, p, target.weight, 0, 1'000'000);
+           }}});
+  target_pools_.back().push_back(pool_at);
+  model.targets.push_back(std::move(target));
+}
+
+// A model is either {name, targets: [...]} or the shorthand {name, pool, model?} for one target.
+void Loader::model(const YAML::Node& node, const std::string& path, GatewayConfig& config) {
+  ModelConfig model;
+  Where name_at{0, 0, child(path, "name")};
+  Where targets_at = where(node, child(path, "targets"));
+  std::optional<TargetConfig> shorthand;
+  bool has_targets = false, has_model = false;
+  target_pools_.emplace_back();
+  auto short_target = [&]() -> TargetConfig& { return shorthand ? *shorthand : shorthand.emplace(); };
+  fields(node, path,
+         {{"name", true,
+           [&](const YAML::Node& n, const std::string& p) {
+             name_at = where(n, p);
+             if (auto s = text(n, p)) model.name = *s;
+           }},
+          {"targets", false,
+           [&](const YAML::Node& n, const std::string& p) {
+             has_targets = true;
+             targets_at = where(n, p);
+             sequence(n, p, [&](const YAML::Node& t, const std::string& tp) { target(t, tp, model); });
+             if (n.IsSequence() && n.size() == 0) issue(n, p, "a model needs at least one target");
+           }},
+          {"pool", false,
+           [&](const YAML::Node& n, const std::string& p) {
+             target_pools_.back().push_back(where(n, p));
+             if (auto s = text(n, p)) short_target().pool = *s;
+           }},
+          {"model", false, [&](const YAML::Node& n, const std::string& p) {
+             has_model = true;
+             if (auto s = text(n, p)) short_target().model = *s;
+           }}});
+  if (has_targets && (shorthand || has_model)) {
+    issue(node, path, "use either 'targets' or the shorthand 'pool' (with 'model'), not both");
+  } else if (!has_targets && !shorthand) {
+    issue(node, path, "missing required key 'targets' (or the shorthand 'pool')");
+  } else if (shorthand && shorthand->pool.empty() && has_model) {
+    issue(node, path, "missing required key 'pool' next to 'model'");
+  } else if (shorthand) {
+    model.targets.push_back(std::move(*shorthand));
+  }
+  if (model.targets.size() != target_pools_.back().size()) target_pools_.back().clear();
+  model_names_.push_back(name_at);
+  model_targets_.push_back(targets_at);
+  config.models.push_back(std::move(model));
+}
+
+// Checks across entries: names unique, references resolve, weights usable.
+void Loader::cross_check(const GatewayConfig& config) {
+  std::map<std::string_view, std::size_t> pools;
+  for (std::size_t i = 0; i < config.pools.size(); ++i) {
+    const auto& name = config.pools[i].name;
+    if (name.empty()) continue;
+    const auto [it, inserted] = pools.emplace(name, i);
+    if (!inserted) {
+      issue(pool_names_[i], fmt::format("duplicate pool name '{}' (first at line {})", name,
+                                        pool_names_[it->second].line));
+    }
+  }
+  std::map<std::string_view, std::size_t> models;
+  for (std::size_t m = 0; m < config.models.size(); ++m) {
+    const ModelConfig& model = config.models[m];
+    if (!model.name.empty()) {
+      const auto [it, inserted] = models.emplace(model.name, m);
+      if (!inserted) {
+        issue(model_names_[m], fmt::format("duplicate model name '{}' (first at line {})",
+                                           model.name, model_names_[it->second].line));
+      }
+    }
+    std::uint64_t total = 0;
+    for (std::size_t t = 0; t < model.targets.size(); ++t) {
+      const TargetConfig& target = model.targets[t];
+      total += target.weight;
+      if (!target.pool.empty() && !pools.contains(target.pool) && t < target_pools_[m].size()) {
+        issue(target_pools_[m][t], "unknown pool '" + target.pool + "'");
+      }
+    }
+    if (!model.targets.empty() && total == 0) {
+      issue(model_targets_[m], "the weights of the targets add up to 0: no request could be routed");
+    }
+  }
+  if (config.listen == config.admin && config.listen.port != 0) {
+    issue(admin_at_, fmt::format("admin must not use the same address as listen ({})",
+                                 config.admin.str()));
+  }
+}
+
+GatewayConfig Loader::load(const YAML::Node& root) {
+  GatewayConfig config;
+  if (root.IsNull()) return config;  // an empty file: every default, nothing routed
+  fields(root, "",
+         {{"listen", false,
+           [&](const YAML::Node& n, const std::string& p) {
+             listen_at_ = where(n, p);
+             set_host_port(n, p, config.listen);
+           }},
+          {"admin", false,
+           [&](const YAML::Node& n, const std::string& p) {
+             admin_at_ = where(n, p);
+             set_host_port(n, p, config.admin);
+           }},
+          {"workers", false,
+           [&](const YAML::Node& n, const std::string& p) { set_workers(n, p, config.workers); }},
+          {"max_body_bytes", false,
+           [&](const YAML::Node& n, const std::string& p) {
+             set_size(n, p, config.max_body_bytes, 1, std::size_t{1} << 30);
+           }},
+          {"max_header_bytes", false,
+           [&](const YAML::Node& n, const std::string& p) {
+             set_size(n, p, config.max_header_bytes, 1024, std::size_t{1} << 20);
+           }},
+          {"max_attempts", false,
+           [&](const YAML::Node& n, const std::string& p) {
+             set_integer(n, p, config.max_attempts, 1, 16);
+           }},
+          {"debug_headers", false,
+           [&](const YAML::Node& n, const std::string& p) { set_bool(n, p, config.debug_headers); }},
+          {"timeouts", false,
+           [&](const YAML::Node& n, const std::string& p) { timeouts(n, p, config.timeouts); }},
+          {"pools", false,
+           [&](const YAML::Node& n, const std::string& p) {
+             if (n.IsNull()) return;
+             sequence(n, p, [&](const YAML::Node& e, const std::string& ep) { pool(e, ep, config); });
+           }},
+          {"models", false, [&](const YAML::Node& n, const std::string& p) {
+             if (n.IsNull()) return;
+             sequence(n, p, [&](const YAML::Node& e, const std::string& ep) { model(e, ep, config); });
+           }}});
+  cross_check(config);
+  return config;
+}
+
+}  // namespace
+
+ConfigError::ConfigError(std::vector<ConfigIssue> issues)
+    : std::runtime_error(join_issues(issues)), issues_(std::move(issues)) {}
+
+GatewayConfig load_config_string(const std::string& yaml, const std::string& name) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError({{name, e.mark.line + 1, e.mark.column + 1, "", e.msg}});
+  }
+  Loader loader(name);
+  GatewayConfig config = loader.load(root);
+  if (!loader.issues().empty()) throw ConfigError(std::move(loader.issues()));
+  return config;
+}
+
+GatewayConfig load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError({{path, 0, 0, "", "cannot open the file"}});
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw ConfigError({{path, 0, 0, "", "cannot read the file"}});
+  return load_config_string(text.str(), path);
+}
+
+}  // namespace infergate

@@ -1,0 +1,254 @@
+// Request facts with simdjson On-Demand: one pass over the top-level object, no copy of the body
+// when the caller left padding, and a full validation of everything else on the way.
+//
+// Why validate what we do not use: the gateway and the model server must agree on the request.
+// On-Demand only checks what it visits, so `{"model":"a","x":[1,,2]}` or trailing garbage would
+// otherwise be routed and then refused (or worse, read differently) by the server.
+// Stage 1 (SIMD, runtime-dispatched) already checks UTF-8, string termination and control
+// characters; what is left is cheap: the grammar of each scalar token and escape sequences.
+// Strings are checked from their raw token (memchr for backslashes) rather than unescaped,
+// because the On-Demand front end is compiled for the generic target and unescapes byte by byte.
+#include "infergate/request_facts.hpp"
+
+#include <simdjson.h>
+
+#include <cstring>
+#include <utility>
+
+namespace infergate {
+namespace {
+
+namespace od = simdjson::ondemand;
+using simdjson::error_code;
+
+static_assert(kBodyPadding >= simdjson::SIMDJSON_PADDING,
+              "the proxy's body padding must cover what simdjson reads past the end");
+
+// Nesting deeper than this is refused (Python's json gives up near 1000 too); it also bounds
+// the recursion of validate_value on hostile bodies.
+constexpr int kMaxDepth = 1024;
+
+// Bodies above this size get a parser of their own, so a worker thread does not keep buffers
+// sized for the largest body it ever saw (simdjson allocates about 5 bytes per input byte).
+constexpr std::size_t kLargeBody = 4u << 20;
+
+od::parser& thread_parser() {
+  thread_local od::parser parser;
+  return parser;
+}
+
+std::string_view trim_right(std::string_view s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+bool is_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// Escape grammar of a string's content (between the quotes). RFC 8259 section 7.
+bool valid_escapes(std::string_view s) {
+  const char* p = s.data();
+  const char* end = p + s.size();
+  while ((p = static_cast<const char*>(std::memchr(p, '\\', static_cast<std::size_t>(end - p))))) {
+    if (end - p < 2) return false;
+    switch (p[1]) {
+      case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+        p += 2;
+        break;
+      case 'u':
+        if (end - p < 6 || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]) || !is_hex(p[5])) {
+          return false;
+        }
+        p += 6;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+// Number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?  (RFC 8259 section 6).
+// Checked on the token rather than converted: JSON has no range limit, simdjson's types do.
+bool valid_number(std::string_view s) {
+  std::size_t i = 0;
+  const std::size_t n = s.size();
+  if (i < n && s[i] == '-') ++i;
+  if (i == n) return false;
+  if (s[i] == '0') {
+    ++i;
+  } else if (is_digit(s[i])) {
+    while (i < n && is_digit(s[i])) ++i;
+  } else {
+    return false;
+  }
+  if (i < n && s[i] == '.') {
+    const std::size_t start = ++i;
+    while (i < n && is_digit(s[i])) ++i;
+    if (i == start) return false;
+  }
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+    const std::size_t start = i;
+    while (i < n && is_digit(s[i])) ++i;
+    if (i == start) return false;
+  }
+  return i == n;
+}
+
+// A string token as stage 1 delimited it: quotes at both ends, content checked for escapes.
+bool valid_string_token(std::string_view tok) {
+  return tok.size() >= 2 && tok.front() == '"' && tok.back() == '"' &&
+         valid_escapes(tok.substr(1, tok.size() - 2));
+}
+
+error_code validate_value(od::value& value, int depth);
+
+error_code validate_object(od::value& value, int depth) {
+  od::object object;
+  if (auto e = value.get_object().get(object)) return e;
+  for (auto result : object) {
+    od::field field;
+    if (auto e = std::move(result).get(field)) return e;
+    // Keys are short: the generic unescape is fine here and checks their escapes.
+    std::string_view key;
+    if (auto e = field.unescaped_key().get(key)) return e;
+    if (auto e = validate_value(field.value(), depth + 1)) return e;
+  }
+  return simdjson::SUCCESS;
+}
+
+error_code validate_array(od::value& value, int depth) {
+  od::array array;
+  if (auto e = value.get_array().get(array)) return e;
+  for (auto result : array) {
+    od::value element;
+    if (auto e = result.get(element)) return e;
+    if (auto e = validate_value(element, depth + 1)) return e;
+  }
+  return simdjson::SUCCESS;
+}
+
+// Validates one value completely. Scalars are checked on their raw token and left unconsumed:
+// On-Demand steps over an unconsumed scalar when the enclosing iteration moves on.
+error_code validate_value(od::value& value, int depth) {
+  if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
+  od::json_type type;
+  if (auto e = value.type().get(type)) return e;
+  switch (type) {
+    case od::json_type::object:
+      return validate_object(value, depth);
+    case od::json_type::array:
+      return validate_array(value, depth);
+    default:
+      break;
+  }
+  const std::string_view tok = trim_right(value.raw_json_token());
+  bool ok = false;
+  switch (type) {
+    case od::json_type::string: ok = valid_string_token(tok); break;
+    case od::json_type::number: ok = valid_number(tok); break;
+    case od::json_type::boolean: ok = tok == "true" || tok == "false"; break;
+    case od::json_type::null: ok = tok == "null"; break;
+    default: break;
+  }
+  return ok ? simdjson::SUCCESS : simdjson::TAPE_ERROR;
+}
+
+bool is_boolean(od::value& value) {
+  od::json_type type;
+  return !value.type().get(type) && type == od::json_type::boolean;
+}
+
+using FactsResult = boost::system::result<RequestFacts, ErrorKind>;
+
+// The top-level "model" value: a string, its escapes decoded, its token located in the body.
+boost::system::result<void, ErrorKind> read_model(od::value& value, const char* base,
+                                                  RequestFacts& facts) {
+  od::json_type type;
+  if (value.type().get(type)) return ErrorKind::invalid_json;
+  if (type != od::json_type::string) {
+    // Still a refusal of a different kind when the value itself is not even valid JSON.
+    if (validate_value(value, 1)) return ErrorKind::invalid_json;
+    return ErrorKind::model_not_string;
+  }
+  const std::string_view tok = trim_right(value.raw_json_token());
+  std::string_view decoded;
+  if (value.get_string().get(decoded)) return ErrorKind::invalid_json;
+  facts.model.assign(decoded.data(), decoded.size());
+  facts.model_offset = static_cast<std::size_t>(tok.data() - base);
+  facts.model_length = tok.size();
+  return {};
+}
+
+FactsResult walk_document(od::parser& parser, const char* data, std::size_t size,
+                          std::size_t capacity) {
+  od::document doc;
+  if (parser.iterate(data, size, capacity).get(doc)) return ErrorKind::invalid_json;
+  od::object object;
+  if (doc.get_object().get(object)) return ErrorKind::invalid_json;
+
+  RequestFacts facts;
+  bool have_model = false;
+  for (auto result : object) {
+    od::field field;
+    std::string_view key;
+    if (std::move(result).get(field) || field.unescaped_key().get(key)) return ErrorKind::invalid_json;
+    od::value& value = field.value();
+    if (key == "model") {
+      if (have_model) return ErrorKind::duplicate_model;
+      have_model = true;
+      if (auto r = read_model(value, data, facts); !r) return r.error();
+    } else if (key == "stream" && is_boolean(value)) {
+      // Last one wins, as in the JSON parsers model servers use.
+      bool stream = false;
+      if (value.get_bool().get(stream)) return ErrorKind::invalid_json;
+      facts.stream = stream;
+    } else if (validate_value(value, 1)) {
+      return ErrorKind::invalid_json;
+    }
+  }
+  // Anything after the closing brace (a second value, a stray bracket) makes the body invalid.
+  // current_location() reports OUT_OF_BOUNDS exactly when the whole input was consumed.
+  const char* rest = nullptr;
+  if (doc.current_location().get(rest) != simdjson::OUT_OF_BOUNDS) return ErrorKind::invalid_json;
+  if (!have_model) return ErrorKind::missing_model;
+  return facts;
+}
+
+}  // namespace
+
+FactsResult extract_request_facts(std::string_view body, std::size_t capacity) {
+  const auto walk = [&](const char* data, std::size_t cap) {
+    if (body.size() <= kLargeBody) return walk_document(thread_parser(), data, body.size(), cap);
+    od::parser parser;
+    return walk_document(parser, data, body.size(), cap);
+  };
+  if (capacity >= body.size() + simdjson::SIMDJSON_PADDING) return walk(body.data(), capacity);
+  // The caller left no padding: one copy into a padded buffer. Offsets are relative to the
+  // start of the body, so they hold in the caller's buffer too.
+  const simdjson::padded_string copy(body);
+  if (copy.data() == nullptr && !body.empty()) return ErrorKind::body_too_large;  // out of memory
+  return walk(copy.data(), copy.size() + simdjson::SIMDJSON_PADDING);
+}
+
+std::string rewrite_model(std::string_view body, const RequestFacts& facts,
+                          std::string_view served_model) {
+  std::string out;
+  out.reserve(body.size() - facts.model_length + served_model.size() + 16);
+  out.append(body.data(), facts.model_offset);
+  out += '"';
+  append_json_escaped(out, served_model);
+  out += '"';
+  const std::size_t tail = facts.model_offset + facts.model_length;
+  out.append(body.data() + tail, body.size() - tail);
+  return out;
+}
+
+}  // namespace infergate

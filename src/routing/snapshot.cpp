@@ -1,0 +1,81 @@
+// Builds the immutable routing snapshot from a validated config (control thread only).
+#include <algorithm>
+#include <string>
+#include <unordered_map>
+
+#include "infergate/routing.hpp"
+
+namespace infergate {
+namespace {
+
+using EndpointIndex = std::unordered_map<std::string, EndpointPtr, StringHash, std::equal_to<>>;
+
+// Every endpoint of `previous`, by address, so a rebuild carries their live counters over.
+EndpointIndex index_endpoints(const Snapshot* previous) {
+  EndpointIndex index;
+  if (!previous) return index;
+  for (const auto& pool : previous->pools) {
+    for (const auto& endpoint : pool->endpoints) index.emplace(endpoint->name, endpoint);
+  }
+  return index;
+}
+
+}  // namespace
+
+const ModelRoute* Snapshot::find_model(std::string_view name) const {
+  const auto it = models.find(name);
+  return it == models.end() ? nullptr : &it->second;
+}
+
+SnapshotPtr build_snapshot(const GatewayConfig& config, const Snapshot* previous) {
+  const EndpointIndex old_endpoints = index_endpoints(previous);
+  EndpointIndex current;  // one Endpoint per address, even when two pools list it
+  auto snapshot = std::make_shared<Snapshot>();
+  std::unordered_map<std::string_view, const Pool*> pools_by_name;
+
+  for (const PoolConfig& pool_config : config.pools) {
+    auto pool = std::make_unique<Pool>();
+    pool->name = pool_config.name;
+    for (const HostPort& address : pool_config.endpoints) {
+      const std::string name = address.str();
+      EndpointPtr endpoint;
+      if (auto it = current.find(name); it != current.end()) {
+        endpoint = it->second;
+      } else if (auto old = old_endpoints.find(name); old != old_endpoints.end()) {
+        endpoint = old->second;
+      } else {
+        endpoint = std::make_shared<Endpoint>(address);
+      }
+      current.emplace(name, endpoint);
+      pool->endpoints.push_back(std::move(endpoint));
+    }
+    pools_by_name.emplace(pool->name, pool.get());
+    snapshot->pools.push_back(std::move(pool));
+  }
+
+  for (const ModelConfig& model_config : config.models) {
+    ModelRoute route;
+    route.name = model_config.name;
+    for (const TargetConfig& target_config : model_config.targets) {
+      const auto pool = pools_by_name.find(target_config.pool);
+      // The loader refuses unknown pools; a target without one would only ever yield 503.
+      if (pool == pools_by_name.end()) continue;
+      Target target;
+      target.pool = pool->second;
+      target.weight = target_config.weight;
+      // Naming the requested model again is not a rewrite.
+      if (target_config.model != model_config.name) target.served_model = target_config.model;
+      route.total_weight += target.weight;
+      route.targets.push_back(std::move(target));
+    }
+    snapshot->model_names.push_back(route.name);
+    snapshot->models.emplace(route.name, std::move(route));
+  }
+  std::sort(snapshot->model_names.begin(), snapshot->model_names.end());
+  snapshot->model_names.erase(
+      std::unique(snapshot->model_names.begin(), snapshot->model_names.end()),
+      snapshot->model_names.end());
+  return snapshot;
+}
+
+}  // namespace infergate

@@ -1,0 +1,236 @@
+// Model extraction and rewrite: what the gateway reads must be what the server reads.
+#include "infergate/request_facts.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+using infergate::ErrorKind;
+using infergate::extract_request_facts;
+using infergate::kBodyPadding;
+using infergate::RequestFacts;
+using infergate::rewrite_model;
+
+namespace {
+
+// A body in a buffer with the padding the proxy reserves, so it is parsed in place.
+struct PaddedBody {
+  explicit PaddedBody(std::string_view s) : storage(s) { storage.reserve(s.size() + kBodyPadding); }
+  std::string_view view() const { return storage; }
+  std::size_t capacity() const { return storage.capacity(); }
+  std::string storage;
+};
+
+auto extract_padded(std::string_view body) {
+  PaddedBody padded(body);
+  return extract_request_facts(padded.view(), padded.capacity());
+}
+
+// A body of about `size` bytes: a messages array of long strings, "model" last.
+std::string big_body(std::size_t size, std::string_view model = "Qwen/Qwen3-0.6B") {
+  std::string body = R"({"messages":[)";
+  const std::string chunk(1000, 'x');
+  while (body.size() < size) {
+    body += R"({"role":"user","content":")" + chunk + R"(\n\"quoted\" model \u00e9"},)";
+  }
+  body += R"({"role":"user","content":"last"}],"temperature":0.7,"model":")";
+  body += model;
+  body += R"("})";
+  return body;
+}
+
+}  // namespace
+
+TEST_CASE("extracts the top-level model and its token position") {
+  struct Case {
+    std::string_view name;
+    std::string_view body;
+    std::string_view model;
+    std::string_view token;  // the bytes at [model_offset, model_offset + model_length)
+    bool stream;
+  };
+  const std::vector<Case> cases = {
+      {"plain", R"({"model":"m"})", "m", R"("m")", false},
+      {"escaped slash", R"({"model":"Qwen\/Qwen3-0.6B"})", "Qwen/Qwen3-0.6B",
+       R"("Qwen\/Qwen3-0.6B")", false},
+      {"escaped key", R"({"mo\u0064el":"m"})", "m", R"("m")", false},
+      {"unicode escape in value", R"({"model":"caf\u00e9"})", "caf\xc3\xa9", R"("caf\u00e9")",
+       false},
+      {"surrogate pair", R"({"model":"\ud83d\ude00"})", "\xf0\x9f\x98\x80", R"("\ud83d\ude00")",
+       false},
+      {"raw utf-8", "{\"model\":\"caf\xc3\xa9\"}", "caf\xc3\xa9", "\"caf\xc3\xa9\"", false},
+      {"escaped quote and backslash", R"({"model":"a\"b\\c"})", "a\"b\\c", R"("a\"b\\c")", false},
+      {"whitespace around", " {\n \"model\" :\t\"m\" \n, \"stream\" : true }\n ", "m", R"("m")",
+       true},
+      {"model after messages", R"({"messages":[{"role":"user","content":"hi"}],"model":"m"})", "m",
+       R"("m")", false},
+      {"nested model keys ignored",
+       R"({"tools":[{"model":"no"}],"metadata":{"model":"no"},"model":"yes","x":{"model":1}})",
+       "yes", R"("yes")", false},
+      {"model strings in messages",
+       R"({"messages":[{"role":"user","content":"\"model\":\"evil\""}],"model":"m"})", "m",
+       R"("m")", false},
+      {"stream true", R"({"model":"m","stream":true})", "m", R"("m")", true},
+      {"stream false", R"({"stream":false,"model":"m"})", "m", R"("m")", false},
+      {"stream not a bool", R"({"stream":"yes","model":"m"})", "m", R"("m")", false},
+      {"stream last wins", R"({"stream":true,"model":"m","stream":false})", "m", R"("m")", false},
+      {"empty model string", R"({"model":""})", "", R"("")", false},
+      {"all value kinds",
+       R"({"a":[1,-0.5,2e10,1E-3,0,true,false,null,"s",{},[]],"b":{"c":{"d":[[]]}},"model":"m"})",
+       "m", R"("m")", false},
+      {"big integer", R"({"seed":123456789012345678901234567890,"model":"m"})", "m", R"("m")",
+       false},
+      {"huge exponent", R"({"t":1e999,"model":"m"})", "m", R"("m")", false},
+      {"lone surrogate elsewhere", R"({"x":"\ud800","model":"m"})", "m", R"("m")", false},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    for (bool padded : {true, false}) {
+      CAPTURE(padded);
+      const std::string body(c.body);
+      const auto result = padded ? extract_padded(body) : extract_request_facts(body);
+      REQUIRE(result.has_value());
+      const RequestFacts& facts = *result;
+      CHECK(facts.model == c.model);
+      CHECK(std::string_view(body).substr(facts.model_offset, facts.model_length) == c.token);
+      CHECK(facts.stream == c.stream);
+    }
+  }
+}
+
+TEST_CASE("refuses what the server would refuse or read differently") {
+  struct Case {
+    std::string_view name;
+    std::string_view body;
+    ErrorKind kind;
+  };
+  const std::vector<Case> cases = {
+      {"empty", "", ErrorKind::invalid_json},
+      {"whitespace", "  \n", ErrorKind::invalid_json},
+      {"array", R"([{"model":"m"}])", ErrorKind::invalid_json},
+      {"string", R"("model")", ErrorKind::invalid_json},
+      {"number", "42", ErrorKind::invalid_json},
+      {"null", "null", ErrorKind::invalid_json},
+      {"truncated", R"({"model":"m")", ErrorKind::invalid_json},
+      {"truncated string", R"({"model":"m)", ErrorKind::invalid_json},
+      {"truncated nested", R"({"model":"m","messages":[{"role":"user")", ErrorKind::invalid_json},
+      {"trailing garbage", R"({"model":"m"} x)", ErrorKind::invalid_json},
+      {"trailing object", R"({"model":"m"}{})", ErrorKind::invalid_json},
+      {"trailing brace", R"({"model":"m"}})", ErrorKind::invalid_json},
+      {"trailing comma", R"({"model":"m",})", ErrorKind::invalid_json},
+      {"missing comma", R"({"model":"m" "x":1})", ErrorKind::invalid_json},
+      {"missing colon", R"({"model" "m"})", ErrorKind::invalid_json},
+      {"single quotes", R"({'model':'m'})", ErrorKind::invalid_json},
+      {"broken nested array", R"({"model":"m","x":[1,,2]})", ErrorKind::invalid_json},
+      {"broken nested object", R"({"model":"m","x":{"a":}})", ErrorKind::invalid_json},
+      {"unclosed nested", R"({"model":"m","x":[1,2})", ErrorKind::invalid_json},
+      {"bad number", R"({"model":"m","x":01})", ErrorKind::invalid_json},
+      {"bad number dot", R"({"model":"m","x":1.})", ErrorKind::invalid_json},
+      {"bad number exponent", R"({"model":"m","x":1e})", ErrorKind::invalid_json},
+      {"plus number", R"({"model":"m","x":+1})", ErrorKind::invalid_json},
+      {"bad literal", R"({"model":"m","x":nul})", ErrorKind::invalid_json},
+      {"long literal", R"({"model":"m","x":truex})", ErrorKind::invalid_json},
+      {"bad escape nested", R"({"model":"m","x":"a\qb"})", ErrorKind::invalid_json},
+      {"short unicode escape", R"({"model":"m","x":"\u12"})", ErrorKind::invalid_json},
+      {"bad escape in model", R"({"model":"a\qb"})", ErrorKind::invalid_json},
+      {"control char in string", "{\"model\":\"m\",\"x\":\"a\x01b\"}", ErrorKind::invalid_json},
+      {"invalid utf-8", "{\"model\":\"m\",\"x\":\"\xff\"}", ErrorKind::invalid_json},
+      {"bad key escape", R"({"model":"m","x":{"\q":1}})", ErrorKind::invalid_json},
+      {"missing model", R"({"messages":[]})", ErrorKind::missing_model},
+      {"empty object", "{}", ErrorKind::missing_model},
+      {"only nested model", R"({"x":{"model":"m"}})", ErrorKind::missing_model},
+      {"model null", R"({"model":null})", ErrorKind::model_not_string},
+      {"model number", R"({"model":7})", ErrorKind::model_not_string},
+      {"model object", R"({"model":{"name":"m"}})", ErrorKind::model_not_string},
+      {"model array", R"({"model":["m"]})", ErrorKind::model_not_string},
+      {"model bool", R"({"model":true})", ErrorKind::model_not_string},
+      {"model broken object", R"({"model":{"a":}})", ErrorKind::invalid_json},
+      {"duplicate model", R"({"model":"a","model":"b"})", ErrorKind::duplicate_model},
+      {"duplicate model same", R"({"model":"a","x":1,"model":"a"})", ErrorKind::duplicate_model},
+      {"duplicate via escape", R"({"model":"a","mod\u0065l":"b"})", ErrorKind::duplicate_model},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    for (bool padded : {true, false}) {
+      CAPTURE(padded);
+      const auto result = padded ? extract_padded(c.body) : extract_request_facts(c.body);
+      REQUIRE(result.has_error());
+      CHECK(result.error() == c.kind);
+    }
+  }
+}
+
+TEST_CASE("nesting is bounded") {
+  const auto nested = [](std::size_t depth) {
+    return R"({"model":"m","x":)" + std::string(depth, '[') + std::string(depth, ']') + "}";
+  };
+  CHECK(extract_padded(nested(1000)).has_value());
+  CHECK(extract_padded(nested(1100)).error() == ErrorKind::invalid_json);
+  // Deep enough to overflow the stack if the walk recursed without a bound.
+  CHECK(extract_padded(nested(1'000'000)).error() == ErrorKind::invalid_json);
+}
+
+TEST_CASE("large bodies: model at the end of 50 KB and 32 MiB") {
+  for (std::size_t size : {std::size_t{50} << 10, std::size_t{32} << 20}) {
+    CAPTURE(size);
+    const std::string body = big_body(size);
+    for (bool padded : {true, false}) {
+      CAPTURE(padded);
+      const auto result = padded ? extract_padded(body) : extract_request_facts(body);
+      REQUIRE(result.has_value());
+      CHECK(result->model == "Qwen/Qwen3-0.6B");
+      CHECK(body.substr(result->model_offset, result->model_length) == R"("Qwen/Qwen3-0.6B")");
+    }
+    // One byte of corruption deep inside the body is found.
+    std::string broken = body;
+    broken[size / 2] = '\\';
+    broken[size / 2 + 1] = 'q';
+    CHECK(extract_padded(broken).error() == ErrorKind::invalid_json);
+  }
+}
+
+TEST_CASE("rewrite changes only the model token") {
+  struct Case {
+    std::string_view name;
+    std::string_view body;
+    std::string_view served;
+    std::string_view expected;
+  };
+  const std::vector<Case> cases = {
+      {"longer", R"({"model":"support-bot","stream":true})", "support-lora-adapter-v2",
+       R"({"model":"support-lora-adapter-v2","stream":true})"},
+      {"shorter", R"({"model":"support-bot","stream":true})", "s", R"({"model":"s","stream":true})"},
+      {"escaped source", R"({ "model" : "Qwen\/Qwen3-0.6B" , "x":1})", "base",
+       R"({ "model" : "base" , "x":1})"},
+      {"escaped key", R"({"mo\u0064el":"a","m":"model"})", "b", R"({"mo\u0064el":"b","m":"model"})"},
+      {"name needing escapes", R"({"model":"a"})", "we\"ird\\name\n",
+       R"({"model":"we\"ird\\name\n"})"},
+      {"utf-8 name", R"({"model":"a"})", "caf\xc3\xa9", "{\"model\":\"caf\xc3\xa9\"}"},
+      {"last field, whitespace kept", "{\"x\":[1],\"model\":\"a\"  \n}", "bb",
+       "{\"x\":[1],\"model\":\"bb\"  \n}"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const auto facts = extract_padded(c.body);
+    REQUIRE(facts.has_value());
+    const std::string out = rewrite_model(c.body, *facts, c.served);
+    CHECK(out == c.expected);
+    const auto again = extract_padded(out);
+    REQUIRE(again.has_value());
+    CHECK(again->model == c.served);
+  }
+}
+
+TEST_CASE("rewrite of a large body keeps every other byte") {
+  const std::string body = big_body(std::size_t{1} << 20, "support-bot");
+  const auto facts = extract_padded(body);
+  REQUIRE(facts.has_value());
+  const std::string served = "support-lora";
+  const std::string out = rewrite_model(body, *facts, served);
+  CHECK(out.size() == body.size() - facts->model_length + served.size() + 2);
+  const std::size_t tail = facts->model_offset + facts->model_length;
+  CHECK(out.compare(0, facts->model_offset, body, 0, facts->model_offset) == 0);
+  CHECK(out.compare(facts->model_offset, served.size() + 2, "\"" + served + "\"") == 0);
+  CHECK(out.compare(facts->model_offset + served.size() + 2, std::string::npos, body, tail) == 0);
+}
