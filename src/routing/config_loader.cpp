@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <sstream>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -18,25 +19,7 @@
 
 namespace infergate {
 
-std::string ConfigIssue::str() const {
-  std::string out = file;
-  if (line > 0) out += fmt::format(":{}:{}", line, column);
-  out += ": ";
-  if (!field.empty()) out += field + ": ";
-  out += message;
-  return out;
-}
-
 namespace {
-
-std::string join_issues(const std::vector<ConfigIssue>& issues) {
-  std::string out;
-  for (const auto& issue : issues) {
-    if (!out.empty()) out += '\n';
-    out += issue.str();
-  }
-  return out;
-}
 
 // Where a value sits in the file, kept for the checks that span several entries.
 struct Where {
@@ -66,7 +49,7 @@ class Loader {
     issue(where(node, path), std::move(message));
   }
 
-  void fields(const YAML::Node& map, const std::string& path, const std::vector<FieldSpec>& specs);
+  bool fields(const YAML::Node& map, const std::string& path, const std::vector<FieldSpec>& specs);
   template <typename Item>
   void sequence(const YAML::Node& node, const std::string& path, Item&& item);
 
@@ -136,6 +119,15 @@ std::string unknown_key_message(std::string_view key, const std::vector<FieldSpe
   return message + ")";
 }
 
+std::string unknown_pool_message(const std::string& name,
+                                 const std::map<std::string_view, std::size_t>& pools) {
+  std::string message = fmt::format("unknown pool '{}'", name);
+  if (pools.empty()) return message + " (no pools are defined)";
+  message += " (pools:";
+  for (const auto& [pool, index] : pools) fmt::format_to(std::back_inserter(message), " {}", pool);
+  return message + ")";
+}
+
 Where Loader::where(const YAML::Node& node, const std::string& path) const {
   const YAML::Mark mark = node.Mark();
   return {mark.line >= 0 ? mark.line + 1 : 0, mark.column >= 0 ? mark.column + 1 : 0, path};
@@ -145,11 +137,12 @@ void Loader::issue(const Where& at, std::string message) {
   issues_.push_back({file_, at.line, at.column, at.field, std::move(message)});
 }
 
-void Loader::fields(const YAML::Node& map, const std::string& path,
+// Dispatches each key of `map` to its spec; false (and one issue) when `map` is not a map.
+bool Loader::fields(const YAML::Node& map, const std::string& path,
                     const std::vector<FieldSpec>& specs) {
   if (!map.IsMap()) {
     issue(map, path, "expected a map of settings");
-    return;
+    return false;
   }
   std::map<std::string, int, std::less<>> seen_line;
   for (const auto& entry : map) {
@@ -178,6 +171,7 @@ void Loader::fields(const YAML::Node& map, const std::string& path,
       issue(map, path, fmt::format("missing required key '{}'", spec.key));
     }
   }
+  return true;
 }
 
 template <typename Item>
@@ -272,9 +266,14 @@ void Loader::set_workers(const YAML::Node& node, const std::string& path, unsign
     out = 0;
     return;
   }
-  const auto before = issues_.size();
-  set_integer(node, path, out, 1, 1024);
-  if (issues_.size() != before) issues_.back().message += " or 'auto'";
+  const auto s = node.IsScalar() ? node.Scalar() : std::string();
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc{} || end != s.data() + s.size() || value < 1 || value > 1024) {
+    issue(node, path, fmt::format("expected 'auto' or a number of threads from 1 to 1024, got '{}'", s));
+    return;
+  }
+  out = value;
 }
 
 void Loader::timeouts(const YAML::Node& node, const std::string& path, Timeouts& out) {
@@ -353,7 +352,7 @@ void Loader::model(const YAML::Node& node, const std::string& path, GatewayConfi
   bool has_targets = false, has_model = false;
   target_pools_.emplace_back();
   auto short_target = [&]() -> TargetConfig& { return shorthand ? *shorthand : shorthand.emplace(); };
-  fields(node, path,
+  const bool is_map = fields(node, path,
          {{"name", true,
            [&](const YAML::Node& n, const std::string& p) {
              name_at = where(n, p);
@@ -375,7 +374,9 @@ void Loader::model(const YAML::Node& node, const std::string& path, GatewayConfi
              has_model = true;
              if (auto s = text(n, p)) short_target().model = *s;
            }}});
-  if (has_targets && (shorthand || has_model)) {
+  if (!is_map) {
+    // already reported
+  } else if (has_targets && (shorthand || has_model)) {
     issue(node, path, "use either 'targets' or the shorthand 'pool' (with 'model'), not both");
   } else if (!has_targets && !shorthand) {
     issue(node, path, "missing required key 'targets' (or the shorthand 'pool')");
@@ -417,7 +418,7 @@ void Loader::cross_check(const GatewayConfig& config) {
       const TargetConfig& target = model.targets[t];
       total += target.weight;
       if (!target.pool.empty() && !pools.contains(target.pool) && t < target_pools_[m].size()) {
-        issue(target_pools_[m][t], "unknown pool '" + target.pool + "'");
+        issue(target_pools_[m][t], unknown_pool_message(target.pool, pools));
       }
     }
     if (!model.targets.empty() && total == 0) {
@@ -472,13 +473,14 @@ GatewayConfig Loader::load(const YAML::Node& root) {
              sequence(n, p, [&](const YAML::Node& e, const std::string& ep) { model(e, ep, config); });
            }}});
   cross_check(config);
+  // Read like a compiler's output: in file order.
+  std::stable_sort(issues_.begin(), issues_.end(), [](const ConfigIssue& a, const ConfigIssue& b) {
+    return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+  });
   return config;
 }
 
 }  // namespace
-
-ConfigError::ConfigError(std::vector<ConfigIssue> issues)
-    : std::runtime_error(join_issues(issues)), issues_(std::move(issues)) {}
 
 GatewayConfig load_config_string(const std::string& yaml, const std::string& name) {
   YAML::Node root;

@@ -51,7 +51,28 @@ bool valid_host_name(std::string_view host) {
   return label > 0 || host.size() > 1;  // a trailing dot (FQDN) is fine, a lone dot is not
 }
 
+std::string join_issues(const std::vector<ConfigIssue>& issues) {
+  std::string out;
+  for (const auto& issue : issues) {
+    if (!out.empty()) out += '\n';
+    out += issue.str();
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string ConfigIssue::str() const {
+  std::string out = file;
+  if (line > 0) out += fmt::format(":{}:{}", line, column);
+  out += ": ";
+  if (!field.empty()) out += field + ": ";
+  out += message;
+  return out;
+}
+
+ConfigError::ConfigError(std::vector<ConfigIssue> issues)
+    : std::runtime_error(join_issues(issues)), issues_(std::move(issues)) {}
 
 std::string HostPort::str() const {
   if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
