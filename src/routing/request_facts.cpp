@@ -12,6 +12,14 @@
 
 #include <simdjson.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -50,25 +58,57 @@ bool is_hex(char c) {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-// Escape grammar of a string's content (between the quotes). RFC 8259 section 7.
+// What may follow a backslash: 2 for a one-character escape, 6 for \uXXXX (hex checked
+// separately), 0 for anything else. RFC 8259 section 7.
+constexpr std::array<std::uint8_t, 256> kEscapeLength = [] {
+  std::array<std::uint8_t, 256> table{};
+  for (unsigned char c : std::string_view("\"\\/bfnrt")) table[c] = 2;
+  table['u'] = 6;
+  return table;
+}();
+
+// Length of the escape sequence at `p` (a backslash), 0 when it is not valid.
+// Lone surrogates (\ud800) are grammatical JSON and pass, as they do in Python's json.
+inline std::size_t escape_length(const char* p, const char* end) {
+  if (end - p < 2) return 0;
+  const std::size_t length = kEscapeLength[static_cast<unsigned char>(p[1])];
+  if (length != 6) return length;
+  return end - p >= 6 && is_hex(p[2]) && is_hex(p[3]) && is_hex(p[4]) && is_hex(p[5]) ? 6 : 0;
+}
+
+// Escape grammar of a string's content (between the quotes).
+// Chat bodies carry an escape every few dozen bytes (\n, \"), so a memchr per escape costs more
+// than the scan: with SSE2 (every x86-64) 64 bytes are scanned per step into one bit mask.
 bool valid_escapes(std::string_view s) {
   const char* p = s.data();
-  const char* end = p + s.size();
-  while ((p = static_cast<const char*>(std::memchr(p, '\\', static_cast<std::size_t>(end - p))))) {
-    if (end - p < 2) return false;
-    switch (p[1]) {
-      case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-        p += 2;
-        break;
-      case 'u':
-        if (end - p < 6 || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]) || !is_hex(p[5])) {
-          return false;
-        }
-        p += 6;
-        break;
-      default:
-        return false;
+  const char* const end = p + s.size();
+  std::size_t i = 0;
+  std::size_t next = 0;  // escapes starting before this index were consumed by the previous one
+#if defined(__SSE2__)
+  const __m128i backslash = _mm_set1_epi8('\\');
+  for (; i + 64 <= s.size(); i += 64) {
+    std::uint64_t mask = 0;
+    for (int lane = 0; lane < 4; ++lane) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 16 * lane));
+      const auto bits = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, backslash)));
+      mask |= static_cast<std::uint64_t>(bits) << (16 * lane);
     }
+    for (; mask != 0; mask &= mask - 1) {
+      const std::size_t at = i + static_cast<std::size_t>(std::countr_zero(mask));
+      if (at < next) continue;
+      const std::size_t length = escape_length(p + at, end);
+      if (length == 0) return false;
+      next = at + length;
+    }
+  }
+#endif
+  for (i = std::max(i, next); i < s.size();) {
+    const void* found = std::memchr(p + i, '\\', s.size() - i);
+    if (!found) break;
+    const auto at = static_cast<std::size_t>(static_cast<const char*>(found) - p);
+    const std::size_t length = escape_length(p + at, end);
+    if (length == 0) return false;
+    i = at + length;
   }
   return true;
 }
