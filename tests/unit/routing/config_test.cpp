@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -57,6 +59,21 @@ TEST_CASE("the example config/gateway.yaml loads") {
   CHECK(alias.targets[0].model == "support-lora");
   CHECK(alias.targets[0].weight == 1);
   CHECK(config.workers == 0);
+}
+
+TEST_CASE("the configuration reference in README.md loads") {
+  std::ifstream in(INFERGATE_SOURCE_ROOT "/README.md");
+  REQUIRE(in.good());
+  const std::string readme((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::size_t section = readme.find("## Configuration reference");
+  REQUIRE(section != std::string::npos);
+  const std::size_t start = readme.find("```yaml\n", section);
+  REQUIRE(start != std::string::npos);
+  const std::size_t end = readme.find("```", start + 8);
+  REQUIRE(end != std::string::npos);
+  const GatewayConfig config = load_config_string(readme.substr(start + 8, end - start - 8));
+  CHECK(config.models.size() >= 1);
+  CHECK(config.pools.size() >= 1);
 }
 
 TEST_CASE("every setting is read") {
