@@ -84,6 +84,8 @@ class Session {
   void append_head(unsigned status, std::string_view content_type, std::size_t length, bool chunked,
                    std::string_view extra = {});
   void reset();
+  // Appends events_ to out_ as one HTTP chunk (plus the terminating chunk when `last`).
+  void append_body_chunk(bool last);
 
   Instance& in_;
   tcp::socket sock_;
@@ -212,7 +214,12 @@ awaitable<bool> Session::serve_fast(Call& call) {
   append_chunk(events_, call.reply, kFastText.substr(5), "stop", false);
   if (call.api.include_usage) append_usage_chunk(events_, call.reply);
   append_done(events_);
-  co_return co_await respond(200, "text/event-stream; charset=utf-8", events_);
+  // Chunked like a real stream, so that a proxy in front runs its streaming path.
+  out_.clear();
+  append_head(200, "text/event-stream; charset=utf-8", 0, true);
+  append_body_chunk(true);
+  const bool ok = co_await write_out();
+  co_return ok && !http10_;
 }
 
 awaitable<bool> Session::embeddings(Call& call) {
@@ -345,14 +352,7 @@ awaitable<bool> Session::run_engine(Call& call, const std::string& lora) {
         append_done(events_);
       }
       out_.clear();
-      if (http10_) {
-        out_ += events_;
-      } else {
-        char size[20];
-        out_.append(size, static_cast<std::size_t>(std::snprintf(size, sizeof size, "%zx\r\n", events_.size())));
-        out_ += events_;
-        out_ += done ? "\r\n0\r\n\r\n" : "\r\n";
-      }
+      append_body_chunk(done);
       alive = co_await write_out();
     }
     if (st->phase == Phase::finished) break;
@@ -401,6 +401,17 @@ void Session::append_head(unsigned status, std::string_view content_type, std::s
   out_ += extra;
   if (!keep_alive_ || (chunked && http10_)) out_ += "connection: close\r\n";
   out_ += "\r\n";
+}
+
+void Session::append_body_chunk(bool last) {
+  if (http10_) {  // no chunked encoding: the body ends when the connection closes
+    out_ += events_;
+    return;
+  }
+  char size[20];
+  out_.append(size, static_cast<std::size_t>(std::snprintf(size, sizeof size, "%zx\r\n", events_.size())));
+  out_ += events_;
+  out_ += last ? "\r\n0\r\n\r\n" : "\r\n";
 }
 
 awaitable<bool> Session::respond(unsigned status, std::string_view content_type, std::string_view body,
