@@ -21,6 +21,7 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 namespace infergate {
@@ -175,8 +176,14 @@ error_code validate_array(od::value& value, int depth) {
   return simdjson::SUCCESS;
 }
 
-// Validates one value completely. Scalars are checked on their raw token and left unconsumed:
-// On-Demand steps over an unconsumed scalar when the enclosing iteration moves on.
+// True for a number token that fits int64 without looking further (the common case: token ids).
+bool is_short_integer(std::string_view tok) {
+  return tok.size() < 19 && tok.find_first_of(".eE") == std::string_view::npos;
+}
+
+// Validates one value completely and consumes it. Consuming matters: when an iteration moves
+// past a value left unconsumed, On-Demand skips it by counting brackets only, and would then
+// let `["a":1]` or `{"a":"b":"c"}` through.
 error_code validate_value(od::value& value, int depth) {
   if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
   od::json_type type;
@@ -186,19 +193,27 @@ error_code validate_value(od::value& value, int depth) {
       return validate_object(value, depth);
     case od::json_type::array:
       return validate_array(value, depth);
-    default:
-      break;
+    case od::json_type::string: {
+      // Checked on the raw token: the generic unescape would cost a pass over every byte.
+      if (!valid_string_token(trim_right(value.raw_json_token()))) return simdjson::STRING_ERROR;
+      return value.get_raw_json_string().error();
+    }
+    case od::json_type::number: {
+      // simdjson's number parsers have range limits JSON has not: check the grammar first,
+      // then let the parser consume the token (1e999, out of double range, is refused).
+      const std::string_view tok = trim_right(value.raw_json_token());
+      if (!valid_number(tok)) return simdjson::NUMBER_ERROR;
+      return is_short_integer(tok) ? value.get_int64().error() : value.get_double().error();
+    }
+    case od::json_type::boolean:
+      return value.get_bool().error();
+    case od::json_type::null: {
+      bool null = false;
+      if (auto e = value.is_null().get(null)) return e;
+      return null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+    }
   }
-  const std::string_view tok = trim_right(value.raw_json_token());
-  bool ok = false;
-  switch (type) {
-    case od::json_type::string: ok = valid_string_token(tok); break;
-    case od::json_type::number: ok = valid_number(tok); break;
-    case od::json_type::boolean: ok = tok == "true" || tok == "false"; break;
-    case od::json_type::null: ok = tok == "null"; break;
-    default: break;
-  }
-  return ok ? simdjson::SUCCESS : simdjson::TAPE_ERROR;
+  return simdjson::TAPE_ERROR;
 }
 
 bool is_boolean(od::value& value) {
@@ -209,12 +224,12 @@ bool is_boolean(od::value& value) {
 using FactsResult = boost::system::result<RequestFacts, ErrorKind>;
 
 // The top-level "model" value: a string, its escapes decoded, its token located in the body.
+// The value is consumed either way, so the walk can go on validating the rest.
 boost::system::result<void, ErrorKind> read_model(od::value& value, const char* base,
                                                   RequestFacts& facts) {
   od::json_type type;
   if (value.type().get(type)) return ErrorKind::invalid_json;
   if (type != od::json_type::string) {
-    // Still a refusal of a different kind when the value itself is not even valid JSON.
     if (validate_value(value, 1)) return ErrorKind::invalid_json;
     return ErrorKind::model_not_string;
   }
@@ -227,6 +242,8 @@ boost::system::result<void, ErrorKind> read_model(od::value& value, const char* 
   return {};
 }
 
+// Walks the whole document. A refusal about "model" waits for the end of the walk, so that an
+// invalid document is always reported as invalid_json, whatever comes first in it.
 FactsResult walk_document(od::parser& parser, const char* data, std::size_t size,
                           std::size_t capacity) {
   od::document doc;
@@ -236,15 +253,23 @@ FactsResult walk_document(od::parser& parser, const char* data, std::size_t size
 
   RequestFacts facts;
   bool have_model = false;
+  std::optional<ErrorKind> refusal;
   for (auto result : object) {
     od::field field;
     std::string_view key;
     if (std::move(result).get(field) || field.unescaped_key().get(key)) return ErrorKind::invalid_json;
     od::value& value = field.value();
     if (key == "model") {
-      if (have_model) return ErrorKind::duplicate_model;
+      if (have_model) {
+        if (validate_value(value, 1)) return ErrorKind::invalid_json;
+        refusal = refusal.value_or(ErrorKind::duplicate_model);
+        continue;
+      }
       have_model = true;
-      if (auto r = read_model(value, data, facts); !r) return r.error();
+      if (auto r = read_model(value, data, facts); !r) {
+        if (r.error() == ErrorKind::invalid_json) return r.error();
+        refusal = refusal.value_or(r.error());
+      }
     } else if (key == "stream" && is_boolean(value)) {
       // Last one wins, as in the JSON parsers model servers use.
       bool stream = false;
@@ -258,6 +283,7 @@ FactsResult walk_document(od::parser& parser, const char* data, std::size_t size
   // current_location() reports OUT_OF_BOUNDS exactly when the whole input was consumed.
   const char* rest = nullptr;
   if (doc.current_location().get(rest) != simdjson::OUT_OF_BOUNDS) return ErrorKind::invalid_json;
+  if (refusal) return *refusal;
   if (!have_model) return ErrorKind::missing_model;
   return facts;
 }
