@@ -52,6 +52,17 @@ int run_server(const SimOptions& opts) {
   auto log = spdlog::get("sim");
   asio::io_context ioc(1);
   const auto address = asio::ip::make_address(opts.host);
+  // Installed before any ready line is printed, so that a signal sent as soon as the line is
+  // read still exits 0. Exit at once: open streams simply end, as when a real server is killed.
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([log](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    log->info("signal={} exiting", sig);
+    log->flush();
+    std::fflush(stdout);
+    std::_Exit(0);
+  });
+  std::signal(SIGPIPE, SIG_IGN);
 
   std::vector<std::unique_ptr<Instance>> instances;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
@@ -75,16 +86,6 @@ int run_server(const SimOptions& opts) {
     acceptors.push_back(std::move(acc));
   }
 
-  // Exit at once on a signal: open streams simply end, as when a real server is killed.
-  asio::signal_set signals(ioc, SIGINT, SIGTERM);
-  signals.async_wait([log](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    log->info("signal={} exiting", sig);
-    log->flush();
-    std::fflush(stdout);
-    std::_Exit(0);
-  });
-  std::signal(SIGPIPE, SIG_IGN);
   ioc.run();
   return 0;
 }
