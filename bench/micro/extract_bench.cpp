@@ -1,6 +1,6 @@
 // Microbenchmark: time to find the top-level "model" (with full validation of the body) when
 // "model" is the last field, and to rewrite it. Chat bodies carry an escape every ~27 bytes
-// (a pessimistic case); image bodies are one long base64 string.
+// (a pessimistic case); image bodies are one long base64 string; token bodies are ~8,000 ints.
 // Usage: extract_bench [repeats]   (bounded: a fixed number of iterations per repeat)
 #include <algorithm>
 #include <chrono>
@@ -43,6 +43,14 @@ std::string image_body(std::size_t size) {
   return body;
 }
 
+// A completion request whose prompt is already tokenized: an array of token ids.
+std::string tokens_body(std::size_t size) {
+  std::string body = R"({"prompt":[)";
+  for (unsigned i = 0; body.size() + 80 < size; ++i) body += std::to_string((i * 7919) % 151000) + ",";
+  body += R"(0],"max_tokens":16,"model":"Qwen/Qwen3-0.6B","stream":true})";
+  return body;
+}
+
 template <typename F>
 double best_ns(int repeats, int iterations, F&& f) {
   std::vector<double> runs;
@@ -69,6 +77,7 @@ int main(int argc, char** argv) {
   for (const Workload& w : {Workload{"chat-2KB", chat_body, 2 << 10},
                             Workload{"chat-50KB", chat_body, 50 << 10},
                             Workload{"image-50KB", image_body, 50 << 10},
+                            Workload{"tokens-50KB", tokens_body, 50 << 10},
                             Workload{"image-4MB", image_body, 4 << 20}}) {
     std::string body = w.make(w.size);
     body.reserve(body.size() + infergate::kBodyPadding);
