@@ -34,8 +34,10 @@ static_assert(kBodyPadding >= simdjson::SIMDJSON_PADDING,
               "the proxy's body padding must cover what simdjson reads past the end");
 
 // Nesting deeper than this is refused (Python's json gives up near 1000 too); it also bounds
-// the recursion of validate_value on hostile bodies.
-constexpr int kMaxDepth = 1024;
+// the recursion of validate_value on hostile bodies, and stays under the parser's own limit
+// (simdjson asserts on it in builds without optimization).
+constexpr int kMaxDepth = 1000;
+static_assert(kMaxDepth + 8 < simdjson::DEFAULT_MAX_DEPTH);
 
 // Bodies above this size get a parser of their own, so a worker thread does not keep buffers
 // sized for the largest body it ever saw (simdjson allocates about 5 bytes per input byte).

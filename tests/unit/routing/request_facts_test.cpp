@@ -179,7 +179,7 @@ TEST_CASE("nesting is bounded") {
     return R"({"model":"m","x":)" + std::string(depth, '[') + std::string(depth, ']') + "}";
   };
   CHECK(extract_padded(nested(1000)).has_value());
-  CHECK(extract_padded(nested(1100)).error() == ErrorKind::invalid_json);
+  CHECK(extract_padded(nested(1001)).error() == ErrorKind::invalid_json);
   // Deep enough to overflow the stack if the walk recursed without a bound.
   CHECK(extract_padded(nested(1'000'000)).error() == ErrorKind::invalid_json);
 }
