@@ -81,6 +81,12 @@ using Rng = std::mt19937_64;
 boost::system::result<Decision, ErrorKind> schedule(const Snapshot& snapshot,
                                                     const RequestFacts& facts, Rng& rng);
 
+// The same, keeping only the `max_endpoints` first choices (pass GatewayConfig::max_attempts):
+// fewer shared_ptr copies on the hot path than ordering the whole pool.
+boost::system::result<Decision, ErrorKind> schedule(const Snapshot& snapshot,
+                                                    const RequestFacts& facts, Rng& rng,
+                                                    std::size_t max_endpoints);
+
 // RAII: counts one request in flight on an endpoint until destroyed (at the response's last byte).
 class InFlight {
  public:

@@ -2,6 +2,8 @@
 // replaces or wraps. The proxy only calls schedule() from infergate/routing.hpp.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -11,14 +13,15 @@
 namespace infergate {
 
 // Orders the endpoints of the chosen pool by preference.
-// Contract: pure and synchronous (no I/O, no locks); `out` is cleared and receives a
-// permutation of `candidates`, first choice first; reads each endpoint's counters once,
-// since other workers change them while it runs; randomness only from `rng`.
+// Contract: pure and synchronous (no I/O, no locks); `out` is cleared and receives the
+// min(limit, size) most preferred of `candidates`, first choice first, each at most once;
+// reads each endpoint's counters once, since other workers change them while it runs;
+// randomness only from `rng`.
 class EndpointPicker {
  public:
   virtual ~EndpointPicker() = default;
   virtual std::string_view type() const noexcept = 0;  // kebab-case plugin name
-  virtual void order(std::span<const EndpointPtr> candidates, Rng& rng,
+  virtual void order(std::span<const EndpointPtr> candidates, Rng& rng, std::size_t limit,
                      std::vector<EndpointPtr>& out) const = 0;
 };
 
@@ -26,7 +29,7 @@ class EndpointPicker {
 class LeastRequestPicker final : public EndpointPicker {
  public:
   std::string_view type() const noexcept override { return "least-request"; }
-  void order(std::span<const EndpointPtr> candidates, Rng& rng,
+  void order(std::span<const EndpointPtr> candidates, Rng& rng, std::size_t limit,
              std::vector<EndpointPtr>& out) const override;
 };
 
@@ -37,9 +40,10 @@ const EndpointPicker& default_picker() noexcept;
 // nullptr when the model has no target with a positive weight.
 const Target* pick_target(const ModelRoute& model, Rng& rng);
 
-// schedule() with an explicit picker.
+// schedule() with an explicit picker, keeping at most `max_endpoints` endpoints.
 boost::system::result<Decision, ErrorKind> schedule(const Snapshot& snapshot,
                                                     const RequestFacts& facts, Rng& rng,
-                                                    const EndpointPicker& picker);
+                                                    const EndpointPicker& picker,
+                                                    std::size_t max_endpoints = SIZE_MAX);
 
 }  // namespace infergate

@@ -105,6 +105,20 @@ models:
       CHECK(count > 400 / static_cast<int>(tied.size()) / 2);
     }
   }
+  // Keeping only the first choices: the least loaded, in order.
+  const std::vector<int> loads = {3, 1, 2, 0};
+  for (std::size_t i = 0; i < endpoints.size(); ++i) endpoints[i]->in_flight = loads[i];
+  for (std::size_t limit : {0, 1, 2, 4, 9}) {
+    CAPTURE(limit);
+    const auto decision = schedule(*snapshot, facts_for("m"), rng, limit);
+    REQUIRE(decision.has_value());
+    const std::vector<std::string> expected = {"127.0.0.1:4", "127.0.0.1:2", "127.0.0.1:3",
+                                               "127.0.0.1:1"};
+    REQUIRE(decision->endpoints.size() == std::min(limit, expected.size()));
+    for (std::size_t i = 0; i < decision->endpoints.size(); ++i) {
+      CHECK(decision->endpoints[i]->name == expected[i]);
+    }
+  }
   for (const auto& e : endpoints) e->in_flight = 0;
 }
 
@@ -149,11 +163,12 @@ TEST_CASE("schedule() takes another picker: the plug-in point of the inference-a
   // Prefers the endpoint with the highest port: deterministic, to see the plug-in is used.
   struct HighestPortPicker final : EndpointPicker {
     std::string_view type() const noexcept override { return "highest-port"; }
-    void order(std::span<const EndpointPtr> candidates, Rng&,
+    void order(std::span<const EndpointPtr> candidates, Rng&, std::size_t limit,
                std::vector<EndpointPtr>& out) const override {
       out.assign(candidates.begin(), candidates.end());
       std::sort(out.begin(), out.end(),
                 [](const auto& a, const auto& b) { return a->address.port > b->address.port; });
+      out.resize(std::min(limit, out.size()));
     }
   };
   const SnapshotPtr snapshot = snapshot_of(R"(
