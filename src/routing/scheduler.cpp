@@ -2,12 +2,11 @@
 #include "routing/scheduler.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <cstddef>
 
 namespace infergate {
-
 namespace {
 
 // splitmix64's finalizer: distinct inputs give independent-looking outputs.
