@@ -1,0 +1,44 @@
+// The admin listener: /healthz, /readyz and /metrics, on the control thread's event loop.
+#pragma once
+
+#include <atomic>
+#include <optional>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "infergate/routing.hpp"
+#include "proxy/metrics.hpp"
+
+namespace infergate::proxy {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+class AdminServer {
+ public:
+  // `ready` is read on every /readyz: true while the listeners serve and no drain started.
+  AdminServer(net::io_context& io, Metrics& metrics, SnapshotHolder& snapshots,
+              const std::atomic<bool>& ready);
+
+  tcp::endpoint listen(const tcp::endpoint& address);  // throws boost::system::system_error
+  void start();
+  void stop();
+
+ private:
+  net::awaitable<void> accept_loop();
+  net::awaitable<void> serve(tcp::socket socket);
+  // The answer to one request: status and body; content type is text unless JSON is asked.
+  void answer(std::string_view path, bool get, unsigned& status, std::string& body,
+              std::string_view& content_type);
+
+  net::io_context& io_;
+  Metrics& metrics_;
+  SnapshotHolder& snapshots_;
+  const std::atomic<bool>& ready_;
+  std::optional<tcp::acceptor> acceptor_;
+};
+
+}  // namespace infergate::proxy

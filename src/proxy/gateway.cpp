@@ -1,0 +1,156 @@
+// Wiring of the process: one worker per core, the admin listener and signals on the control
+// thread (the caller's), and the drain.
+#include "proxy/gateway.hpp"
+
+#include <csignal>
+#include <optional>
+#include <cstdio>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "proxy/admin.hpp"
+#include "proxy/worker.hpp"
+
+namespace infergate::proxy {
+namespace {
+
+constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+
+tcp::endpoint resolve(net::io_context& io, const HostPort& hp) {
+  boost::system::error_code ec;
+  const auto address = net::ip::make_address(hp.host, ec);
+  if (!ec) return {address, hp.port};
+  tcp::resolver resolver(io);
+  const auto results = resolver.resolve(hp.host, std::to_string(hp.port), ec);
+  if (ec || results.empty()) {
+    throw std::runtime_error("cannot resolve '" + hp.host + "': " + ec.message());
+  }
+  return results.begin()->endpoint();
+}
+
+std::string show(const tcp::endpoint& e) {
+  const std::string host = e.address().to_string();
+  return (e.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(e.port());
+}
+
+}  // namespace
+
+struct Gateway::Impl {
+  explicit Impl(GatewayConfig c)
+      : config(std::move(c)),
+        snapshots(build_snapshot(config)),
+        admin(control, metrics, snapshots, ready) {}
+
+  net::awaitable<void> wait_for_signals();
+  net::awaitable<void> drain();
+  int live_sessions() const {
+    int n = 0;
+    for (const auto& w : workers) n += w->sessions();
+    return n;
+  }
+
+  GatewayConfig config;
+  SnapshotHolder snapshots;
+  Metrics metrics;
+  std::atomic<bool> draining{false};
+  std::atomic<bool> ready{false};
+  net::io_context control{1};
+  AdminServer admin;
+  std::optional<net::signal_set> signals;  // registered before the ready lines are printed
+  std::vector<std::unique_ptr<Worker>> workers;
+  bool stop_now = false;
+};
+
+Gateway::Gateway(GatewayConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+
+Gateway::~Gateway() {
+  for (auto& w : impl_->workers) w->stop();
+  impl_->workers.clear();
+}
+
+void Gateway::start() {
+  Impl& m = *impl_;
+  std::signal(SIGPIPE, SIG_IGN);
+  m.signals.emplace(m.control, SIGINT, SIGTERM);
+  unsigned count = m.config.workers;
+  if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
+  tcp::endpoint address = resolve(m.control, m.config.listen);
+  for (unsigned i = 0; i < count; ++i) {
+    auto worker = std::make_unique<Worker>(i, m.config, m.snapshots, m.metrics, m.draining);
+    try {
+      address = worker->listen(address);  // the first bind fixes the port for the others
+    } catch (const boost::system::system_error& e) {
+      throw std::runtime_error("cannot listen on " + show(address) + ": " + e.code().message());
+    }
+    m.workers.push_back(std::move(worker));
+  }
+  tcp::endpoint admin_address = resolve(m.control, m.config.admin);
+  try {
+    admin_address = m.admin.listen(admin_address);
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error("cannot listen on " + show(admin_address) + " (admin): " +
+                             e.code().message());
+  }
+  for (auto& w : m.workers) w->start();
+  m.admin.start();
+  m.ready.store(true, std::memory_order_release);
+  std::printf("listening %s\nadmin %s\n", show(address).c_str(), show(admin_address).c_str());
+  std::fflush(stdout);
+  spdlog::info("infergate listening={} admin={} workers={} models={} pools={}", show(address),
+               show(admin_address), count, m.config.models.size(), m.config.pools.size());
+}
+
+net::awaitable<void> Gateway::Impl::wait_for_signals() {
+  auto first = signals->async_wait(kTuple);
+  auto [ec, signal] = co_await std::move(first);
+  if (ec) co_return;
+  spdlog::info("signal={} draining in-flight={} for up to {} ms", signal, live_sessions(),
+               config.timeouts.drain.count());
+  ready.store(false, std::memory_order_release);
+  draining.store(true, std::memory_order_release);
+  for (auto& w : workers) w->drain();
+  net::co_spawn(control, drain(), net::detached);
+  auto second = signals->async_wait(kTuple);
+  auto [ec2, signal2] = co_await std::move(second);
+  if (ec2) co_return;
+  spdlog::warn("second signal={}: stopping now", signal2);
+  stop_now = true;
+}
+
+net::awaitable<void> Gateway::Impl::drain() {
+  // Polling a few counters on the control thread only while draining: cheaper and simpler than
+  // every session signalling its end across threads.
+  const auto deadline = std::chrono::steady_clock::now() + config.timeouts.drain;
+  net::steady_timer timer(control);
+  while (live_sessions() > 0 && !stop_now && std::chrono::steady_clock::now() < deadline) {
+    timer.expires_after(std::chrono::milliseconds(20));
+    auto wait = timer.async_wait(kTuple);
+    co_await std::move(wait);
+  }
+  const int left = live_sessions();
+  if (left > 0) spdlog::warn("drain over with {} connections still open: closing them", left);
+  for (auto& w : workers) w->stop();
+  admin.stop();
+  signals->cancel();
+  control.stop();
+}
+
+int Gateway::run() {
+  Impl& m = *impl_;
+  net::co_spawn(m.control, m.wait_for_signals(), net::detached);
+  m.control.run();
+  for (auto& w : m.workers) w->join();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace infergate::proxy

@@ -1,0 +1,103 @@
+// The gateway's Prometheus families and the per-worker caches of their children.
+#include "proxy/metrics.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace infergate::proxy {
+namespace {
+
+// Time to first byte spans cached answers (sub-millisecond) to long prefills (minutes).
+const prometheus::Histogram::BucketBoundaries kFirstByteBuckets{
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1,      2.5,   5,      10,    30,   60,    120,  300};
+
+}  // namespace
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      requests(prometheus::BuildCounter()
+                   .Name("infergate_requests_total")
+                   .Help("Client requests answered, by requested model and HTTP status")
+                   .Register(*registry_)),
+      errors(prometheus::BuildCounter()
+                 .Name("infergate_errors_total")
+                 .Help("Refusals and failures a client saw, by reason and HTTP status")
+                 .Register(*registry_)),
+      first_byte(prometheus::BuildHistogram()
+                     .Name("infergate_upstream_first_byte_seconds")
+                     .Help("Request written to a model server -> its response head, by endpoint")
+                     .Register(*registry_)),
+      in_flight(prometheus::BuildGauge()
+                    .Name("infergate_endpoint_in_flight")
+                    .Help("Requests from this gateway in flight on an endpoint")
+                    .Register(*registry_)),
+      retries(prometheus::BuildCounter()
+                  .Name("infergate_upstream_retries_total")
+                  .Help("Attempts moved to another endpoint or connection before any response byte")
+                  .Register(*registry_)
+                  .Add({})),
+      client_aborts(prometheus::BuildCounter()
+                        .Name("infergate_client_aborts_total")
+                        .Help("Clients that closed their connection before the response's last byte")
+                        .Register(*registry_)
+                        .Add({})){}
+
+Metrics::~Metrics() = default;
+
+std::string Metrics::render(const Snapshot* snapshot) {
+  if (snapshot) {
+    for (const auto& pool : snapshot->pools) {
+      for (const auto& endpoint : pool->endpoints) {
+        in_flight.Add({{"endpoint", endpoint->name}})
+            .Set(endpoint->in_flight.load(std::memory_order_relaxed));
+      }
+    }
+  }
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+WorkerMetrics::WorkerMetrics(Metrics& metrics) : metrics_(metrics) {
+  static_assert(static_cast<std::size_t>(ErrorKind::shutting_down) < 32);
+}
+
+void WorkerMetrics::request(std::string_view model, unsigned status) {
+  auto it = requests_.find(KeyView{model, status});
+  if (it == requests_.end()) {
+    prometheus::Counter& counter =
+        metrics_.requests.Add({{"model", std::string(model)}, {"code", std::to_string(status)}});
+    it = requests_.emplace(Key{std::string(model), status}, &counter).first;
+  }
+  it->second->Increment();
+}
+
+void WorkerMetrics::error(ErrorKind kind) {
+  auto& slot = errors_[static_cast<std::size_t>(kind)];
+  if (!slot) {
+    const ErrorInfo& info = describe(kind);
+    slot = &metrics_.errors.Add(
+        {{"reason", std::string(info.reason)}, {"code", std::to_string(info.status)}});
+  }
+  slot->Increment();
+}
+
+void WorkerMetrics::first_byte(const EndpointPtr& endpoint, double seconds) {
+  auto it = first_byte_.find(endpoint.get());
+  if (it == first_byte_.end()) {
+    prometheus::Histogram& histogram =
+        metrics_.first_byte.Add({{"endpoint", endpoint->name}}, kFirstByteBuckets);
+    // The EndpointPtr keeps the key's address from being reused by another endpoint.
+    it = first_byte_.emplace(endpoint.get(), std::make_pair(endpoint, &histogram)).first;
+  }
+  it->second.second->Observe(seconds);
+}
+
+void WorkerMetrics::retry() { metrics_.retries.Increment(); }
+
+void WorkerMetrics::client_abort() { metrics_.client_aborts.Increment(); }
+
+}  // namespace infergate::proxy

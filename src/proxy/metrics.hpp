@@ -1,0 +1,93 @@
+// The gateway's own Prometheus metrics (served on the admin listener's /metrics).
+//
+// Families are process-wide; each worker keeps a WorkerMetrics cache from label values to the
+// metric children, so the data path takes no lock and builds no label map after warm-up.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "infergate/errors.hpp"
+#include "infergate/routing.hpp"
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Gauge;
+class Histogram;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace infergate::proxy {
+
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // Copies the live per-endpoint in-flight counters of `snapshot` into their gauges, then
+  // returns every family in the Prometheus text format.
+  std::string render(const Snapshot* snapshot);
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;  // first: the families below live in it
+
+ public:
+  prometheus::Family<prometheus::Counter>& requests;    // {model, code}
+  prometheus::Family<prometheus::Counter>& errors;      // {reason, code}
+  prometheus::Family<prometheus::Histogram>& first_byte;  // {endpoint}
+  prometheus::Family<prometheus::Gauge>& in_flight;     // {endpoint}
+  prometheus::Counter& retries;        // next endpoint / fresh connection tried before any byte
+  prometheus::Counter& client_aborts;  // client left before the response's last byte
+};
+
+// One worker's view: lock-free after the first use of each label combination.
+class WorkerMetrics {
+ public:
+  explicit WorkerMetrics(Metrics& metrics);
+
+  // One answered client request; `model` is a routed model name or empty.
+  void request(std::string_view model, unsigned status);
+  void error(ErrorKind kind);
+  void first_byte(const EndpointPtr& endpoint, double seconds);
+  void retry();
+  void client_abort();
+
+ private:
+  struct Key {
+    std::string model;
+    unsigned status;
+  };
+  struct KeyView {
+    std::string_view model;
+    unsigned status;
+  };
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(const KeyView& k) const noexcept {
+      return std::hash<std::string_view>{}(k.model) * 31 + k.status;
+    }
+    std::size_t operator()(const Key& k) const noexcept { return (*this)(KeyView{k.model, k.status}); }
+  };
+  struct KeyEq {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      return a.status == b.status && std::string_view(a.model) == std::string_view(b.model);
+    }
+  };
+
+  Metrics& metrics_;
+  std::unordered_map<Key, prometheus::Counter*, KeyHash, KeyEq> requests_;
+  std::array<prometheus::Counter*, 32> errors_{};
+  std::unordered_map<const Endpoint*, std::pair<EndpointPtr, prometheus::Histogram*>> first_byte_;
+};
+
+}  // namespace infergate::proxy

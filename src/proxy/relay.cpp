@@ -1,0 +1,369 @@
+// The upstream side of a request: endpoint attempts, the request write, and the response
+// streamed back piece by piece as it arrives, while a read on the client notices it leaving.
+#include <algorithm>
+#include <charconv>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "proxy/session.hpp"
+
+namespace infergate::proxy {
+namespace {
+
+using namespace boost::asio::experimental::awaitable_operators;
+constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+constexpr std::string_view kCrlf = "\r\n";
+constexpr std::string_view kLastChunk = "0\r\n\r\n";
+
+void append_number(std::string& out, std::uint64_t value) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, r.ptr);
+}
+
+void append_field(std::string& out, std::string_view name, std::string_view value) {
+  out += name;
+  out += ": ";
+  out += value;
+  out += kCrlf;
+}
+
+// Clears the session's pointer to a lease before the lease dies (declared after it).
+struct UpstreamInUse {
+  UpstreamLease*& slot;
+  UpstreamInUse(UpstreamLease*& s, UpstreamLease& lease) : slot(s) { slot = &lease; }
+  ~UpstreamInUse() { slot = nullptr; }
+};
+
+}  // namespace
+
+net::awaitable<bool> Session::forward(const RequestFacts& facts, const Decision& decision) {
+  std::string_view body = body_;
+  if (decision.rewrite()) {
+    rewritten_ = rewrite_model(body_, facts, decision.target->served_model);
+    body = rewritten_;
+  }
+  build_upstream_head(body.size(), decision);
+  relay_keep_ = false;
+  client_gone_ = false;
+  // The relay ends on its own (response done, failure, or its upstream closed because the
+  // client left); `||` then cancels the client watch.
+  auto both = relay(decision, body) || watch_client();
+  co_await std::move(both);
+  if (client_gone_) {
+    worker_.metrics().client_abort();
+    co_return false;
+  }
+  co_return relay_keep_;
+}
+
+void Session::build_upstream_head(std::size_t content_length, const Decision& decision) {
+  upstream_head_.clear();
+  upstream_head_ += http::to_string(request_->method());
+  upstream_head_ += ' ';
+  upstream_head_ += target_;
+  upstream_head_ += " HTTP/1.1\r\n";
+  bool has_host = false;
+  std::string_view forwarded_for;  // the first X-Forwarded-For; others are appended after it
+  std::size_t forwarded_count = 0;
+  for (std::size_t i = 0; i < request_fields_.size(); ++i) {
+    if (request_fields_.hop_by_hop(i)) continue;
+    const std::string_view name = request_fields_.name(i);
+    switch (request_fields_.id(i)) {
+      case http::field::content_length:
+      case http::field::expect:  // answered here; the body travels with the head
+        continue;
+      case http::field::host:
+        has_host = true;
+        break;
+      default:
+        if (iequals(name, "x-forwarded-proto")) continue;
+        if (iequals(name, "x-forwarded-for")) {
+          if (forwarded_count++ == 0) forwarded_for = request_fields_.value(i);
+          continue;
+        }
+        break;
+    }
+    append_field(upstream_head_, name, request_fields_.value(i));
+  }
+  if (!has_host && !decision.endpoints.empty()) {
+    append_field(upstream_head_, "host", decision.endpoints.front()->name);
+  }
+  upstream_head_ += "x-forwarded-for: ";
+  if (forwarded_count > 0) {
+    upstream_head_ += forwarded_for;
+    for (std::size_t i = 0, seen = 0; i < request_fields_.size() && forwarded_count > 1; ++i) {
+      if (!iequals(request_fields_.name(i), "x-forwarded-for") || seen++ == 0) continue;
+      upstream_head_ += ", ";
+      upstream_head_ += request_fields_.value(i);
+    }
+    upstream_head_ += ", ";
+  }
+  upstream_head_ += peer_ip_;
+  upstream_head_ += "\r\nx-forwarded-proto: http\r\ncontent-length: ";
+  append_number(upstream_head_, content_length);
+  upstream_head_ += "\r\n\r\n";
+}
+
+net::awaitable<void> Session::relay(const Decision& decision, std::string_view body) {
+  co_await net::this_coro::throw_if_cancelled(false);
+  const GatewayConfig& config = worker_.config();
+  const std::size_t tries =
+      std::min<std::size_t>(decision.endpoints.size(), std::max(1u, config.max_attempts));
+  ErrorKind failure = ErrorKind::no_ready_endpoint;
+  bool fresh_only = false;  // after a stale pooled connection: a new one to the same endpoint
+  std::size_t index = 0;
+  while (index < tries) {
+    const EndpointPtr& endpoint = decision.endpoints[index];
+    InFlight in_flight(endpoint);
+    UpstreamLease lease;
+    if (!fresh_only) lease = worker_.pool().take(endpoint);
+    if (!lease) {
+      lease = worker_.pool().open(endpoint);
+      UpstreamInUse in_use(upstream_, lease);
+      set_deadline(Phase::connect, config.timeouts.connect);
+      auto connect = worker_.pool().connect(lease);
+      const boost::system::error_code ec = co_await std::move(connect);
+      if (client_gone_) co_return;
+      if (ec) {
+        SPDLOG_DEBUG("connect endpoint={} error={}", endpoint->name, ec.message());
+        ++index;
+        fresh_only = false;
+        if (index < tries) worker_.metrics().retry();
+        continue;
+      }
+    }
+    UpstreamInUse in_use(upstream_, lease);
+    const auto sent_at = Clock::now();
+    set_deadline(Phase::first_byte, config.timeouts.first_byte);
+    auto exchange_op = exchange(lease, body);
+    const Attempt attempt = co_await std::move(exchange_op);
+    if (attempt == Attempt::gone || client_gone_) co_return;
+    if (attempt == Attempt::stale) {
+      fresh_only = true;
+      worker_.metrics().retry();
+      continue;
+    }
+    if (attempt != Attempt::head) {
+      failure = attempt == Attempt::timeout ? ErrorKind::upstream_timeout : ErrorKind::upstream_failed;
+      message_.clear();
+      break;
+    }
+    worker_.metrics().first_byte(endpoint,
+                                 std::chrono::duration<double>(Clock::now() - sent_at).count());
+    auto stream_op = stream(lease, endpoint);
+    co_await std::move(stream_op);
+    co_return;
+  }
+  if (failure == ErrorKind::no_ready_endpoint) {
+    message_ = "No endpoint of pool '";
+    message_ += decision.target && decision.target->pool ? decision.target->pool->name : "";
+    message_ += "' accepted a connection; retry later.";
+  }
+  auto refusal = refuse(failure);
+  relay_keep_ = co_await std::move(refusal);
+}
+
+net::awaitable<Session::Attempt> Session::exchange(UpstreamLease& lease, std::string_view body) {
+  const std::array<net::const_buffer, 2> request{net::buffer(upstream_head_), net::buffer(body)};
+  auto write = net::async_write(lease.socket(), request, kTuple);
+  auto [wec, wn] = co_await std::move(write);
+  if (client_gone_) co_return Attempt::gone;
+  if (wec) {
+    if (expired_ == Phase::first_byte) co_return Attempt::timeout;
+    co_return lease.reused() ? Attempt::stale : Attempt::failed;
+  }
+  upstream_in_.clear();
+  fed_ = 0;
+  pieces_.clear();
+  response_.emplace(response_fields_, reason_, pieces_);
+  bool received = false;
+  for (;;) {
+    const auto data = upstream_in_.data();
+    if (data.size() > fed_) {
+      boost::system::error_code ec;
+      fed_ += response_->feed(static_cast<const char*>(data.data()) + fed_, data.size() - fed_, ec);
+      if (ec && ec != http::error::need_more) co_return Attempt::failed;
+      if (response_->is_header_done()) {
+        const unsigned status = response_->status();
+        if (status / 100 != 1 || status == 101) co_return Attempt::head;
+        // An interim answer (100 Continue): drop it and parse what follows.
+        upstream_in_.consume(fed_);
+        fed_ = 0;
+        pieces_.clear();
+        response_.emplace(response_fields_, reason_, pieces_);
+        continue;
+      }
+    }
+    const std::size_t room = read_room(upstream_in_);
+    if (room == 0) co_return Attempt::failed;  // a response head above our limit
+    auto read = lease.socket().async_read_some(upstream_in_.prepare(room), kTuple);
+    auto [rec, n] = co_await std::move(read);
+    if (client_gone_) co_return Attempt::gone;
+    if (rec) {
+      if (expired_ == Phase::first_byte) co_return Attempt::timeout;
+      // A pooled connection the server closed while idle fails before any byte: not the
+      // endpoint's fault, and the request was not processed.
+      co_return (!received && lease.reused()) ? Attempt::stale : Attempt::failed;
+    }
+    received = true;
+    upstream_in_.commit(n);
+  }
+}
+
+void Session::build_response_head(const Endpoint& endpoint, bool chunked, bool close) {
+  head_.clear();
+  head_ += "HTTP/1.1 ";
+  append_number(head_, response_->status());
+  head_ += ' ';
+  head_ += reason_;
+  head_ += kCrlf;
+  for (std::size_t i = 0; i < response_fields_.size(); ++i) {
+    if (response_fields_.hop_by_hop(i)) continue;
+    append_field(head_, response_fields_.name(i), response_fields_.value(i));
+  }
+  append_field(head_, "x-gateway-destination-endpoint-served", endpoint.name);
+  if (chunked) head_ += "transfer-encoding: chunked\r\n";
+  if (close) head_ += "connection: close\r\n";
+  head_ += kCrlf;
+}
+
+bool Session::write_pieces(bool chunked, bool last) {
+  std::size_t total = 0;
+  for (const std::string_view piece : pieces_) total += piece.size();
+  if (total > 0) {
+    if (chunked) {
+      // All pieces of this read become one chunk: event boundaries live in the payload.
+      const auto r = std::to_chars(chunk_head_.data(), chunk_head_.data() + 20, total, 16);
+      char* end = r.ptr;
+      *end++ = '\r';
+      *end++ = '\n';
+      iov_.push_back(net::buffer(chunk_head_.data(), static_cast<std::size_t>(end - chunk_head_.data())));
+    }
+    for (const std::string_view piece : pieces_) iov_.push_back(net::buffer(piece.data(), piece.size()));
+    if (chunked) iov_.push_back(net::buffer(kCrlf));
+    const std::string_view last_piece = pieces_.back();
+    if (last_piece.size() >= 2) {
+      tail_ = {last_piece[last_piece.size() - 2], last_piece.back()};
+    } else {
+      tail_ = {tail_[1], last_piece.back()};
+    }
+  }
+  if (last && chunked) iov_.push_back(net::buffer(kLastChunk));
+  return !iov_.empty();
+}
+
+net::awaitable<void> Session::stream(UpstreamLease& lease, const EndpointPtr& endpoint) {
+  ResponseParser& response = *response_;
+  const unsigned status = response.status();
+  const bool bodyless = status / 100 == 1 || status == 204 || status == 304;
+  const bool delimited = bodyless || response.content_length().has_value();
+  // Without a length the body is re-framed as chunks; an HTTP/1.0 client gets it up to close.
+  const bool chunked = !delimited && request_->version() >= 11;
+  const bool close = !keep_alive_ || worker_.draining() || (!delimited && !chunked);
+  build_response_head(*endpoint, chunked, close);
+  worker_.metrics().request(routed_model_, status);
+  set_deadline(Phase::streaming, worker_.config().timeouts.stream_idle);
+  tail_ = {'\n', '\n'};
+  bool head_sent = false;
+  for (;;) {
+    iov_.clear();
+    if (!head_sent) iov_.push_back(net::buffer(head_));
+    if (write_pieces(chunked, response.is_done())) {
+      auto write = net::async_write(client_, iov_, kTuple);
+      auto [ec, n] = co_await std::move(write);
+      if (ec) {
+        client_gone_ = client_gone_ || expired_ != Phase::streaming;
+        co_return;  // the lease closes the upstream connection
+      }
+      head_sent = true;
+    }
+    upstream_in_.consume(fed_);
+    fed_ = 0;
+    pieces_.clear();
+    if (response.is_done()) break;
+    deadline_ = Clock::now() + worker_.config().timeouts.stream_idle;  // later: no re-arm
+    const std::size_t room = read_room(upstream_in_);
+    auto read = lease.socket().async_read_some(upstream_in_.prepare(room), kTuple);
+    auto [rec, n] = co_await std::move(read);
+    if (client_gone_) co_return;
+    boost::system::error_code ec = rec;
+    if (!rec) {
+      upstream_in_.commit(n);
+      const auto data = upstream_in_.data();
+      fed_ = response.feed(static_cast<const char*>(data.data()), data.size(), ec);
+      if (ec == http::error::need_more) ec = {};
+    } else if (rec == net::error::eof && response.need_eof()) {
+      response.feed_eof(ec);
+    }
+    if (ec) {
+      SPDLOG_DEBUG("upstream died mid-stream endpoint={} error={}", endpoint->name, ec.message());
+      auto end = end_stream_with_error(chunked && response.event_stream());
+      co_await std::move(end);
+      co_return;
+    }
+  }
+  relay_keep_ = !close;
+  if (response.keep_alive() && upstream_in_.size() == 0) {
+    lease.give_back();
+  } else {
+    lease.discard();
+  }
+}
+
+net::awaitable<void> Session::end_stream_with_error(bool sse) {
+  worker_.metrics().error(ErrorKind::upstream_died);
+  relay_keep_ = false;
+  if (!sse) co_return;  // the client sees the connection close before the end of the body
+  // A final SSE event the client can parse, then a clean end of the chunked body.
+  local_body_.clear();
+  if (tail_[0] != '\n' || tail_[1] != '\n') local_body_ += "\n\n";
+  local_body_ += "data: ";
+  local_body_ += error_body(ErrorKind::upstream_died, default_message(ErrorKind::upstream_died));
+  local_body_ += "\n\n";
+  const auto r = std::to_chars(chunk_head_.data(), chunk_head_.data() + 20, local_body_.size(), 16);
+  char* end = r.ptr;
+  *end++ = '\r';
+  *end++ = '\n';
+  const std::array<net::const_buffer, 4> buffers{
+      net::buffer(chunk_head_.data(), static_cast<std::size_t>(end - chunk_head_.data())),
+      net::buffer(local_body_), net::buffer(kCrlf), net::buffer(kLastChunk)};
+  set_deadline(Phase::writing, worker_.config().timeouts.client_body);
+  auto write = net::async_write(client_, buffers, kTuple);
+  co_await std::move(write);
+}
+
+net::awaitable<void> Session::watch_client() {
+  co_await net::this_coro::throw_if_cancelled(false);
+  for (;;) {
+    const std::size_t room = read_room(in_);
+    if (room == 0) break;  // a full pipeline: nothing more to learn until the relay ends
+    // Bytes that arrive are kept: they are the next pipelined request.
+    auto read = client_.async_read_some(in_.prepare(room), kTuple);
+    auto [ec, n] = co_await std::move(read);
+    if (!ec) {
+      in_.commit(n);
+      continue;
+    }
+    auto state = co_await net::this_coro::cancellation_state;
+    if (state.cancelled() != net::cancellation_type::none) co_return;  // the relay is over
+    if (ec == net::error::operation_aborted) break;  // a timeout: the relay handles it
+    client_gone_ = true;
+    if (upstream_ && *upstream_) {
+      // Closing the upstream connection is how the model server learns to stop generating.
+      boost::system::error_code ignored;
+      upstream_->socket().close(ignored);
+    }
+    break;
+  }
+  park_.expires_at(Clock::time_point::max());
+  auto park = park_.async_wait(kTuple);
+  co_await std::move(park);
+}
+
+}  // namespace infergate::proxy

@@ -1,0 +1,392 @@
+// The downstream side of a client connection: request reading with limits and timeouts,
+// dispatch, the gateway's own routes (/v1/models) and every refusal.
+#include "proxy/session.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <ctime>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/status.hpp>
+#include <spdlog/spdlog.h>
+
+namespace infergate::proxy {
+namespace {
+
+using namespace boost::asio::experimental::awaitable_operators;
+constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// `created` of every model in /v1/models: when this process started.
+const std::time_t kStarted = std::time(nullptr);
+
+void append_number(std::string& out, std::uint64_t value) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, r.ptr);
+}
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decodes a path segment; ids with '/' arrive raw or as %2F.
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      const int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(s[i]);
+  }
+  return out;
+}
+
+void append_model_object(std::string& out, const ModelRoute& model) {
+  out += R"({"id":")";
+  append_json_escaped(out, model.name);
+  out += R"(","object":"model","created":)";
+  append_number(out, static_cast<std::uint64_t>(kStarted));
+  out += R"(,"owned_by":")";
+  const Target* first = model.targets.empty() ? nullptr : &model.targets.front();
+  append_json_escaped(out, first && first->pool ? std::string_view(first->pool->name) : "infergate");
+  out += "\"}";
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) noexcept {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+}  // namespace
+
+net::awaitable<void> run_session(Worker& worker, tcp::socket socket) {
+  Session session(worker, std::move(socket));
+  co_await session.run();
+}
+
+Session::Session(Worker& worker, tcp::socket socket)
+    : worker_(worker),
+      client_(std::move(socket)),
+      timer_(client_.get_executor()),
+      park_(client_.get_executor()),
+      in_(worker.config().max_header_bytes + kReadChunk),
+      upstream_in_(std::max<std::size_t>(worker.config().max_header_bytes, 64 * 1024) + kReadChunk) {
+  worker_.attach(*this);
+}
+
+Session::~Session() { worker_.detach(*this); }
+
+net::awaitable<void> Session::run() {
+  // The watchdog lives exactly as long as the request loop: `||` cancels it when serve() ends.
+  auto both = serve() || watchdog();
+  co_await std::move(both);
+}
+
+void Session::on_drain() {
+  // Only a connection waiting for its next request is closed now; others close after answering.
+  if (phase_ == Phase::idle && in_.size() == 0 && !(request_ && request_->got_some())) {
+    expired_ = Phase::idle;
+    boost::system::error_code ignored;
+    client_.cancel(ignored);
+  }
+}
+
+void Session::set_deadline(Phase phase, std::chrono::milliseconds after) {
+  phase_ = phase;
+  deadline_ = Clock::now() + after;
+  // Later deadlines only move a number: the watchdog re-arms when it wakes. A sooner one must
+  // wake it now.
+  if (deadline_ < armed_) timer_.cancel();
+}
+
+net::awaitable<void> Session::watchdog() {
+  co_await net::this_coro::throw_if_cancelled(false);
+  for (;;) {
+    armed_ = deadline_;
+    timer_.expires_at(armed_);
+    auto wait = timer_.async_wait(kTuple);
+    co_await std::move(wait);
+    if (finished_) co_return;
+    auto state = co_await net::this_coro::cancellation_state;
+    if (state.cancelled() != net::cancellation_type::none) co_return;
+    if (Clock::now() >= deadline_) {
+      deadline_ = Clock::time_point::max();
+      on_expired();
+    }
+  }
+}
+
+void Session::on_expired() {
+  expired_ = phase_;
+  boost::system::error_code ignored;
+  switch (phase_) {
+    case Phase::connect:
+    case Phase::first_byte:
+      if (upstream_ && *upstream_) upstream_->socket().close(ignored);
+      break;
+    case Phase::streaming:
+      if (upstream_ && *upstream_) upstream_->socket().close(ignored);
+      client_.cancel(ignored);
+      break;
+    case Phase::none:
+      break;
+    default:
+      client_.cancel(ignored);
+      break;
+  }
+}
+
+net::awaitable<void> Session::serve() {
+  co_await net::this_coro::throw_if_cancelled(false);
+  boost::system::error_code ec;
+  client_.set_option(tcp::no_delay(true), ec);
+  const auto remote = client_.remote_endpoint(ec);
+  if (!ec) peer_ip_ = remote.address().to_string();
+  set_deadline(Phase::idle, worker_.config().timeouts.keepalive_idle);
+  for (;;) {
+    auto read_op = read_request();
+    const ReadResult read = co_await std::move(read_op);
+    if (read != ReadResult::request) break;
+    auto dispatch_op = dispatch();
+    const bool keep = co_await std::move(dispatch_op);
+    if (!keep || client_gone_ || worker_.draining()) break;
+    set_deadline(Phase::idle, worker_.config().timeouts.keepalive_idle);
+  }
+  if (linger_ && !client_gone_) {
+    auto linger = linger_close();
+    co_await std::move(linger);
+  }
+  finished_ = true;
+  client_.shutdown(tcp::socket::shutdown_both, ec);
+  client_.close(ec);
+}
+
+net::awaitable<void> Session::linger_close() {
+  // The client may still be sending the body we refused: read and drop it for a moment, so our
+  // close does not turn into a reset that destroys the answer before the client reads it.
+  boost::system::error_code ec;
+  client_.shutdown(tcp::socket::shutdown_send, ec);
+  set_deadline(Phase::writing, std::chrono::milliseconds(1000));
+  std::size_t dropped = 0;
+  while (dropped < (4u << 20)) {
+    in_.clear();
+    auto read = client_.async_read_some(in_.prepare(kReadChunk), kTuple);
+    auto [rec, n] = co_await std::move(read);
+    if (rec) break;
+    dropped += n;
+  }
+}
+
+net::awaitable<Session::ReadResult> Session::read_request() {
+  const GatewayConfig& config = worker_.config();
+  expired_ = Phase::none;
+  routed_model_ = {};
+  snapshot_.reset();
+  message_.clear();
+  request_.emplace(body_, request_fields_, target_);
+  request_->header_limit(static_cast<std::uint32_t>(config.max_header_bytes));
+  request_->body_limit(config.max_body_bytes);
+  bool header_done = false;
+  for (;;) {
+    boost::system::error_code ec = http::error::need_more;
+    if (in_.size() != 0) {
+      const auto data = in_.data();
+      in_.consume(request_->feed(static_cast<const char*>(data.data()), data.size(), ec));
+    }
+    if (ec && ec != http::error::need_more) {
+      const ErrorKind kind = ec == http::error::header_limit ? ErrorKind::headers_too_large
+                             : ec == http::error::body_limit ? ErrorKind::body_too_large
+                                                             : ErrorKind::bad_request;
+      keep_alive_ = false;
+      linger_ = true;
+      auto op = refuse(kind, true);
+      co_await std::move(op);
+      co_return ReadResult::refused;
+    }
+    if (!header_done && request_->is_header_done()) {
+      header_done = true;
+      request_->eager(true);
+      if (request_->expect_continue() && !request_->is_done() && in_.size() == 0 &&
+          request_->version() >= 11) {
+        auto write = net::async_write(client_, net::buffer(kContinue), kTuple);
+        auto [wec, n] = co_await std::move(write);
+        if (wec) co_return ReadResult::closed;
+      }
+    }
+    if (request_->is_done()) co_return ReadResult::request;
+    if (!ec) continue;  // an element was parsed; more may be buffered
+
+    const Phase wanted = !request_->got_some() ? Phase::idle : header_done ? Phase::body : Phase::header;
+    if (wanted != phase_) {
+      set_deadline(wanted, wanted == Phase::header ? config.timeouts.client_header
+                           : wanted == Phase::body ? config.timeouts.client_body
+                                                   : config.timeouts.keepalive_idle);
+    }
+    const std::size_t room = read_room(in_);
+    if (room == 0) {
+      keep_alive_ = false;
+      linger_ = true;
+      auto op = refuse(ErrorKind::headers_too_large, true);
+      co_await std::move(op);
+      co_return ReadResult::refused;
+    }
+    auto read = client_.async_read_some(in_.prepare(room), kTuple);
+    auto [rec, n] = co_await std::move(read);
+    if (rec) {
+      if (expired_ == Phase::header || expired_ == Phase::body) {
+        keep_alive_ = false;
+        auto op = refuse(ErrorKind::request_timeout, true);
+        co_await std::move(op);
+        co_return ReadResult::refused;
+      }
+      co_return ReadResult::closed;  // the client closed, an idle timeout, or the drain
+    }
+    in_.commit(n);
+  }
+}
+
+std::size_t Session::read_room(Buffer& buffer) const noexcept {
+  return std::min(kReadChunk, buffer.max_size() - buffer.size());
+}
+
+net::awaitable<bool> Session::dispatch() {
+  keep_alive_ = request_->keep_alive();
+  const std::string_view target = target_;
+  const std::string_view path = target.substr(0, target.find('?'));
+  const http::verb method = request_->method();
+  if (path == "/v1/models" || starts_with(path, "/v1/models/")) {
+    if (method != http::verb::get) {
+      auto op = refuse(ErrorKind::method_not_allowed, false, "GET");
+      co_return co_await std::move(op);
+    }
+    if (path.size() <= 11) {
+      auto op = list_models();
+      co_return co_await std::move(op);
+    }
+    auto op = get_model(path.substr(11));
+    co_return co_await std::move(op);
+  }
+  if (starts_with(path, "/v1/")) {
+    if (method != http::verb::post) {
+      auto op = refuse(ErrorKind::method_not_allowed, false, "POST");
+      co_return co_await std::move(op);
+    }
+    auto op = route_model_request();
+    co_return co_await std::move(op);
+  }
+  auto op = refuse(ErrorKind::route_not_found);
+  co_return co_await std::move(op);
+}
+
+net::awaitable<bool> Session::route_model_request() {
+  const auto facts = extract_request_facts(body_, body_.capacity());
+  if (!facts) {
+    auto op = refuse(facts.error());
+    co_return co_await std::move(op);
+  }
+  snapshot_ = worker_.snapshots().load();
+  const auto decision = schedule(*snapshot_, *facts, worker_.rng());
+  if (!decision) {
+    if (decision.error() == ErrorKind::model_not_found) {
+      message_ = model_not_found_message(facts->model);
+    } else {
+      routed_model_ = snapshot_->find_model(facts->model)->name;
+    }
+    auto op = refuse(decision.error());
+    co_return co_await std::move(op);
+  }
+  routed_model_ = decision->model->name;
+  auto op = forward(*facts, *decision);
+  co_return co_await std::move(op);
+}
+
+net::awaitable<bool> Session::list_models() {
+  const SnapshotPtr snapshot = worker_.snapshots().load();
+  local_body_.assign(R"({"object":"list","data":[)");
+  bool first = true;
+  for (const std::string& name : snapshot->model_names) {
+    const ModelRoute* model = snapshot->find_model(name);
+    if (!model) continue;
+    if (!first) local_body_.push_back(',');
+    first = false;
+    append_model_object(local_body_, *model);
+  }
+  local_body_ += "]}";
+  worker_.metrics().request({}, 200);
+  auto op = write_local(200, local_body_, false);
+  co_return co_await std::move(op);
+}
+
+net::awaitable<bool> Session::get_model(std::string_view encoded_id) {
+  const std::string id = percent_decode(encoded_id);
+  const SnapshotPtr snapshot = worker_.snapshots().load();
+  const ModelRoute* model = snapshot->find_model(id);
+  if (!model) {
+    message_ = model_not_found_message(id);
+    auto op = refuse(ErrorKind::model_not_found);
+    co_return co_await std::move(op);
+  }
+  local_body_.clear();
+  append_model_object(local_body_, *model);
+  worker_.metrics().request({}, 200);
+  auto op = write_local(200, local_body_, false);
+  co_return co_await std::move(op);
+}
+
+net::awaitable<bool> Session::refuse(ErrorKind kind, bool close, std::string_view allow) {
+  const ErrorInfo& info = describe(kind);
+  local_body_ = error_body(kind, message_.empty() ? default_message(kind) : message_);
+  message_.clear();
+  extra_.clear();
+  extra_ += "x-gateway-error-reason: ";
+  extra_ += info.reason;
+  extra_ += "\r\n";
+  if (info.retry_after) extra_ += "retry-after: 1\r\n";
+  if (!allow.empty()) {
+    extra_ += "allow: ";
+    extra_ += allow;
+    extra_ += "\r\n";
+  }
+  worker_.metrics().error(kind);
+  worker_.metrics().request(routed_model_, info.status);
+  SPDLOG_DEBUG("refused status={} reason={} peer={}", info.status, info.reason, peer_ip_);
+  auto op = write_local(info.status, local_body_, close);
+  co_return co_await std::move(op);
+}
+
+net::awaitable<bool> Session::write_local(unsigned status, std::string_view body, bool close) {
+  close = close || !keep_alive_ || worker_.draining();
+  head_.clear();
+  head_ += "HTTP/1.1 ";
+  append_number(head_, status);
+  head_ += ' ';
+  head_ += http::obsolete_reason(http::int_to_status(status));
+  head_ += "\r\ncontent-type: application/json\r\ncontent-length: ";
+  append_number(head_, body.size());
+  head_ += "\r\n";
+  head_ += extra_;
+  extra_.clear();
+  if (close) head_ += "connection: close\r\n";
+  head_ += "\r\n";
+  set_deadline(Phase::writing, worker_.config().timeouts.client_body);
+  const std::array<net::const_buffer, 2> buffers{net::buffer(head_), net::buffer(body)};
+  auto write = net::async_write(client_, buffers, kTuple);
+  auto [ec, n] = co_await std::move(write);
+  co_return !ec && !close;
+}
+
+}  // namespace infergate::proxy

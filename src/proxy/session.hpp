@@ -1,0 +1,130 @@
+// One client connection (internal to src/proxy): reads requests with limits and timeouts
+// (keep-alive, pipelining), answers the gateway's own routes, and forwards model requests
+// through the relay. A session is owned by its coroutine frame (run_session); nothing else
+// holds it, and it never throws on the data path.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+
+#include "infergate/errors.hpp"
+#include "infergate/request_facts.hpp"
+#include "infergate/routing.hpp"
+#include "proxy/http_parse.hpp"
+#include "proxy/upstream_pool.hpp"
+#include "proxy/worker.hpp"
+
+namespace infergate::proxy {
+
+// Serves one accepted client connection until it closes.
+net::awaitable<void> run_session(Worker& worker, tcp::socket socket);
+
+// What the session is waiting for; decides which timeout applies and what its expiry does.
+enum class Phase : std::uint8_t {
+  none,
+  idle,        // between requests (keepalive_idle): expiry closes quietly
+  header,      // request head (client_header): 408
+  body,        // request body (client_body): 408
+  writing,     // a local answer to the client (client_body)
+  connect,     // TCP connect to an endpoint (connect): next endpoint
+  first_byte,  // request sent, waiting for the response head (first_byte): 504
+  streaming,   // relaying the response (stream_idle): the stream ends
+};
+
+class Session final : public SessionHook {
+ public:
+  Session(Worker& worker, tcp::socket socket);
+  ~Session() override;
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  net::awaitable<void> run();
+  void on_drain() override;
+
+ private:
+  enum class ReadResult : std::uint8_t { request, closed, refused };
+  enum class Attempt : std::uint8_t { head, stale, failed, timeout, gone };
+  using Buffer = boost::beast::flat_buffer;
+
+  // session.cpp: the connection, local routes, refusals, deadlines.
+  net::awaitable<void> serve();
+  net::awaitable<void> watchdog();
+  net::awaitable<ReadResult> read_request();
+  net::awaitable<bool> dispatch();  // false: close the connection
+  net::awaitable<bool> route_model_request();
+  net::awaitable<bool> list_models();
+  net::awaitable<bool> get_model(std::string_view encoded_id);
+  // Answers with the OpenAI-shaped error of `kind`; `message_` (if set) replaces the default.
+  net::awaitable<bool> refuse(ErrorKind kind, bool close = false, std::string_view allow = {});
+  // Writes a JSON answer with the header lines in `extra_`.
+  net::awaitable<bool> write_local(unsigned status, std::string_view body, bool close);
+  net::awaitable<void> linger_close();
+  void set_deadline(Phase phase, std::chrono::milliseconds after);
+  void on_expired();
+
+  // relay.cpp: forwarding one request and streaming its response back.
+  net::awaitable<bool> forward(const RequestFacts& facts, const Decision& decision);
+  net::awaitable<void> relay(const Decision& decision, std::string_view body);
+  net::awaitable<Attempt> exchange(UpstreamLease& lease, std::string_view body);
+  net::awaitable<void> stream(UpstreamLease& lease, const EndpointPtr& endpoint);
+  net::awaitable<void> end_stream_with_error(bool chunked);
+  net::awaitable<void> watch_client();
+  void build_upstream_head(std::size_t content_length, const Decision& decision);
+  void build_response_head(const Endpoint& endpoint, bool chunked, bool close);
+  bool write_pieces(bool chunked, bool last);  // fills iov_; false when there is nothing to write
+  std::size_t read_room(Buffer& buffer) const noexcept;
+
+  Worker& worker_;
+  tcp::socket client_;
+  net::steady_timer timer_;  // the watchdog's; re-armed only when a deadline comes sooner
+  net::steady_timer park_;   // where watch_client waits once it has nothing left to watch
+  Clock::time_point deadline_ = Clock::time_point::max();
+  Clock::time_point armed_ = Clock::time_point::max();
+  Phase phase_ = Phase::none;
+  Phase expired_ = Phase::none;
+  bool finished_ = false;
+  bool keep_alive_ = true;
+  bool client_gone_ = false;
+  bool linger_ = false;  // close after a refusal that left request bytes unread
+  bool relay_keep_ = false;
+  std::string peer_ip_;
+
+  // The request, reused across keep-alive requests.
+  Buffer in_;
+  std::optional<RequestParser> request_;
+  FieldList request_fields_;
+  std::string target_;
+  std::string body_;
+  std::string rewritten_;
+  std::string upstream_head_;
+  std::string message_;     // a refusal's specific message
+  std::string local_body_;  // a local answer's body
+  std::string extra_;       // a local answer's extra header lines
+  std::string_view routed_model_;  // metrics label: a model of `snapshot_`, or empty
+  SnapshotPtr snapshot_;
+
+  // The response, reused across requests.
+  Buffer upstream_in_;
+  std::size_t fed_ = 0;  // bytes of upstream_in_ parsed but not yet written to the client
+  std::optional<ResponseParser> response_;
+  FieldList response_fields_;
+  std::string reason_;
+  std::vector<std::string_view> pieces_;
+  std::string head_;
+  std::vector<net::const_buffer> iov_;
+  std::array<char, 24> chunk_head_{};
+  std::array<char, 2> tail_{};  // last two body bytes sent, to end an SSE event before an error
+  UpstreamLease* upstream_ = nullptr;  // the lease in use, closed by the watchdog or watch_client
+};
+
+}  // namespace infergate::proxy

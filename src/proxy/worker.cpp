@@ -1,0 +1,120 @@
+// A worker: its listener (SO_REUSEPORT), accept loop and event-loop thread.
+#include "proxy/worker.hpp"
+
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/socket_base.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "proxy/session.hpp"
+
+namespace infergate::proxy {
+namespace {
+
+using ReusePort = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+}  // namespace
+
+Worker::Worker(unsigned index, const GatewayConfig& config, SnapshotHolder& snapshots,
+               Metrics& metrics, const std::atomic<bool>& draining)
+    : index_(index),
+      config_(config),
+      snapshots_(snapshots),
+      draining_(draining),
+      io_(std::in_place, 1),
+      pool_(std::in_place, io_->get_executor()),
+      rng_(0x9E3779B97F4A7C15ull * (index + 1) ^ static_cast<std::uint64_t>(std::random_device{}())),
+      metrics_(metrics) {}
+
+Worker::~Worker() {
+  stop();
+  join();
+  acceptor_.reset();
+  pool_.reset();
+  io_.reset();  // ends the session frames while the list and counters they touch still live
+}
+
+tcp::endpoint Worker::listen(const tcp::endpoint& address) {
+  acceptor_.emplace(*io_);
+  acceptor_->open(address.protocol());
+  acceptor_->set_option(net::socket_base::reuse_address(true));
+  acceptor_->set_option(ReusePort(true));
+  acceptor_->bind(address);
+  acceptor_->listen(net::socket_base::max_listen_connections);
+  return acceptor_->local_endpoint();
+}
+
+void Worker::start() {
+  net::co_spawn(*io_, accept_loop(), net::detached);
+  thread_ = std::thread([this] {
+    for (;;) {
+      try {
+        io_->run();
+        return;
+      } catch (const std::exception& e) {
+        // Never reached on the data path (no exceptions there); keep serving if it happens.
+        spdlog::error("worker={} escaped exception: {}", index_, e.what());
+      }
+    }
+  });
+}
+
+net::awaitable<void> Worker::accept_loop() {
+  auto executor = io_->get_executor();
+  while (acceptor_ && acceptor_->is_open()) {
+    auto accept = acceptor_->async_accept(net::as_tuple(net::use_awaitable));
+    auto [ec, socket] = co_await std::move(accept);
+    if (ec) {
+      if (ec == net::error::operation_aborted || !acceptor_->is_open()) co_return;
+      // EMFILE and friends: let other events run before trying again.
+      spdlog::warn("worker={} accept: {}", index_, ec.message());
+      auto yield = net::post(executor, net::use_awaitable);
+      co_await std::move(yield);
+      continue;
+    }
+    net::co_spawn(executor, run_session(*this, std::move(socket)),
+                  [](std::exception_ptr e) {
+                    if (!e) return;
+                    try {
+                      std::rethrow_exception(e);
+                    } catch (const std::exception& ex) {
+                      spdlog::error("session ended by exception: {}", ex.what());
+                    }
+                  });
+  }
+}
+
+void Worker::drain() {
+  net::post(*io_, [this] {
+    boost::system::error_code ignored;
+    if (acceptor_) acceptor_->close(ignored);
+    pool_->close_idle();
+    // on_drain may unlink a session only later (when its frame ends), so iterating is safe.
+    for (SessionHook& session : sessions_) session.on_drain();
+  });
+}
+
+void Worker::stop() {
+  if (io_) io_->stop();
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::attach(SessionHook& session) noexcept {
+  sessions_.push_back(session);
+  live_sessions_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void Worker::detach(SessionHook& session) noexcept {
+  session.unlink();
+  live_sessions_.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+}  // namespace infergate::proxy

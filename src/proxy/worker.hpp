@@ -1,0 +1,77 @@
+// One event loop per core: its own io_context, SO_REUSEPORT listener, upstream pool and RNG.
+// Workers share only the routing snapshot and the endpoints' atomic counters (DESIGN.md 3).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <optional>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/intrusive/list.hpp>
+
+#include "infergate/config.hpp"
+#include "infergate/routing.hpp"
+#include "proxy/metrics.hpp"
+#include "proxy/upstream_pool.hpp"
+
+namespace infergate::proxy {
+
+// A client connection as the worker sees it: registered for the drain.
+class SessionHook
+    : public boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
+ public:
+  virtual ~SessionHook() = default;
+  // Drain: close now if waiting for a request; otherwise finish the current response, then close.
+  virtual void on_drain() = 0;
+};
+
+class Worker {
+ public:
+  Worker(unsigned index, const GatewayConfig& config, SnapshotHolder& snapshots, Metrics& metrics,
+         const std::atomic<bool>& draining);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Binds this worker's listener with SO_REUSEPORT; port 0 lets the OS choose. Returns the
+  // bound address (the other workers bind the same one). Throws boost::system::system_error.
+  tcp::endpoint listen(const tcp::endpoint& address);
+  void start();  // starts the thread: accept loop and sessions
+  void drain();  // thread-safe: stop accepting, close idle connections
+  void stop();   // thread-safe: stop the event loop (in-flight requests are cut)
+  void join();
+  int sessions() const noexcept { return live_sessions_.load(std::memory_order_acquire); }
+
+  // For sessions, on this worker's thread only.
+  net::io_context& io() noexcept { return *io_; }
+  const GatewayConfig& config() const noexcept { return config_; }
+  SnapshotHolder& snapshots() noexcept { return snapshots_; }
+  UpstreamPool& pool() noexcept { return *pool_; }
+  Rng& rng() noexcept { return rng_; }
+  WorkerMetrics& metrics() noexcept { return metrics_; }
+  bool draining() const noexcept { return draining_.load(std::memory_order_relaxed); }
+  void attach(SessionHook& session) noexcept;
+  void detach(SessionHook& session) noexcept;
+
+ private:
+  net::awaitable<void> accept_loop();
+
+  unsigned index_;
+  const GatewayConfig& config_;
+  SnapshotHolder& snapshots_;
+  const std::atomic<bool>& draining_;
+  boost::intrusive::list<SessionHook, boost::intrusive::constant_time_size<false>> sessions_;
+  std::atomic<int> live_sessions_{0};
+  // ~Worker resets these in reverse order: sockets before their io_context, and the io_context
+  // (whose destruction ends the session frames) while everything the sessions use still lives.
+  std::optional<net::io_context> io_;
+  std::optional<tcp::acceptor> acceptor_;
+  std::optional<UpstreamPool> pool_;
+  Rng rng_;
+  WorkerMetrics metrics_;
+  std::thread thread_;
+};
+
+}  // namespace infergate::proxy
