@@ -4,9 +4,12 @@
 #include <doctest/doctest.h>
 #include <simdjson.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 using infergate::ErrorKind;
@@ -201,6 +204,42 @@ TEST_CASE("large bodies: model at the end of 50 KB and 32 MiB") {
     broken[size / 2 + 1] = 'q';
     CHECK(extract_padded(broken).error() == ErrorKind::invalid_json);
   }
+}
+
+TEST_CASE("in-place parsing leaves the caller's buffer untouched, padding included") {
+  std::string body = big_body(8 << 10);
+  body.reserve(body.size() + kBodyPadding);
+  // Fill the spare capacity with a pattern to see that nothing writes there either.
+  char* const spare = body.data() + body.size() + 1;
+  const std::size_t spare_size = body.capacity() - body.size() - 1;
+  std::memset(spare, 0x5a, spare_size);
+  const std::string before = body;
+  REQUIRE(extract_request_facts(body, body.capacity()).has_value());
+  CHECK(body == before);
+  for (std::size_t i = 0; i < spare_size; ++i) REQUIRE(spare[i] == 0x5a);
+}
+
+TEST_CASE("worker threads extract concurrently, each with its own parser") {
+  const auto model_name = [](int i) {
+    std::string name = "m";
+    name += std::to_string(i);
+    return name;
+  };
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 4; ++i) bodies.push_back(big_body(std::size_t{4} << (10 + i), model_name(i)));
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 300; ++i) {
+        const std::string& body = bodies[static_cast<std::size_t>((t + i) % 4)];
+        const auto facts = extract_request_facts(body);
+        if (!facts || facts->model != model_name((t + i) % 4)) ++wrong;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  CHECK(wrong.load() == 0);
 }
 
 TEST_CASE("rewrite changes only the model token") {
