@@ -166,3 +166,90 @@ def metric(samples, name, **labels):
     """Sum of every sample of `name` whose labels include `labels`."""
     want = set(labels.items())
     return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
+
+
+def unused_port(host="127.0.0.1"):
+    """A loopback port nothing listens on (bound, then released): connecting to it is refused."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_until(predicate, timeout=5.0, interval=0.02):
+    """Polls predicate() until it returns something truthy or `timeout` passes; returns its last
+    value. For conditions that have no event to wait on (a counter on /metrics), not readiness."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+class HttpReader:
+    """Reads HTTP/1.1 responses from a raw socket, one after another (keep-alive, pipelining).
+    Bytes past one response are kept for the next."""
+
+    def __init__(self, sock, timeout=10.0):
+        self.sock = sock
+        self.buf = b""
+        self.timeout = timeout
+        self.closed = False
+
+    def _fill(self, deadline):
+        self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            self.closed = True
+            raise EOFError("connection closed")
+        self.buf += chunk
+
+    def _line(self, deadline):
+        while b"\r\n" not in self.buf:
+            self._fill(deadline)
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, n, deadline):
+        while len(self.buf) < n:
+            self._fill(deadline)
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def read_response(self):
+        """(status, headers dict with lower-case names, body bytes); chunked bodies decoded."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            status = int(self._line(deadline).split(b" ")[1])
+            headers = {}
+            while True:
+                line = self._line(deadline)
+                if not line:
+                    break
+                name, value = line.decode().split(":", 1)
+                headers[name.strip().lower()] = value.strip()
+            if status // 100 != 1:
+                break
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                size = int(self._line(deadline).split(b";")[0], 16)
+                if size == 0:
+                    while self._line(deadline):
+                        pass
+                    break
+                body += self._exact(size, deadline)
+                self._exact(2, deadline)
+        elif "content-length" in headers:
+            body = self._exact(int(headers["content-length"]), deadline)
+        else:
+            body = self.buf
+            try:
+                while True:
+                    self._fill(deadline)
+            except EOFError:
+                body = self.buf
+            self.buf = b""
+        return status, headers, body
