@@ -33,6 +33,7 @@ struct FieldSpec {
   std::string_view key;
   bool required;
   std::function<void(const YAML::Node& value, const std::string& path)> parse;
+  bool allow_null = false;  // `key:` with nothing after it is fine (an empty list)
 };
 
 class Loader {
@@ -89,28 +90,12 @@ std::string element(const std::string& path, std::size_t i) {
   return fmt::format("{}[{}]", path, i);
 }
 
-// Edit distance, for "did you mean" on unknown keys.
-std::size_t distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
 std::string unknown_key_message(std::string_view key, const std::vector<FieldSpec>& specs) {
   std::string message = fmt::format("unknown key '{}'", key);
   std::string_view best;
   std::size_t best_distance = 3;  // suggest only close matches
   for (const auto& spec : specs) {
-    const std::size_t d = distance(key, spec.key);
+    const std::size_t d = edit_distance(key, spec.key);
     if (d < best_distance) best_distance = d, best = spec.key;
   }
   if (!best.empty()) return fmt::format("{} (did you mean '{}'?)", message, best);
@@ -162,6 +147,11 @@ bool Loader::fields(const YAML::Node& map, const std::string& path,
                                    [&](const FieldSpec& s) { return s.key == key; });
     if (spec == specs.end()) {
       issue(key_node, field, unknown_key_message(key, specs));
+      continue;
+    }
+    if (entry.second.IsNull() && !spec->allow_null) {
+      // Reported at the key: yaml-cpp places an empty value where the next token starts.
+      issue(key_node, field, "no value given");
       continue;
     }
     spec->parse(entry.second, field);
@@ -252,6 +242,12 @@ void Loader::set_duration(const YAML::Node& node, const std::string& path, Milli
 }
 
 void Loader::set_host_port(const YAML::Node& node, const std::string& path, HostPort& out) {
+  if (node.IsSequence() || node.IsMap()) {
+    // [::1]:8000 unquoted is a YAML list (or a map in a flow list); say so, rather than
+    // "expected a string".
+    issue(node, path, "expected host:port; quote IPv6 addresses in YAML: \"[::1]:8000\"");
+    return;
+  }
   const auto s = text(node, path);
   if (!s) return;
   try {
@@ -318,7 +314,7 @@ void Loader::pool(const YAML::Node& node, const std::string& path, GatewayConfig
                  pool.endpoints.push_back(std::move(address));
                }
              });
-           }}});
+           }, true}});
   pool_names_.push_back(name_at);
   config.pools.push_back(std::move(pool));
 }
@@ -467,11 +463,11 @@ GatewayConfig Loader::load(const YAML::Node& root) {
            [&](const YAML::Node& n, const std::string& p) {
              if (n.IsNull()) return;
              sequence(n, p, [&](const YAML::Node& e, const std::string& ep) { pool(e, ep, config); });
-           }},
+           }, true},
           {"models", false, [&](const YAML::Node& n, const std::string& p) {
              if (n.IsNull()) return;
              sequence(n, p, [&](const YAML::Node& e, const std::string& ep) { model(e, ep, config); });
-           }}});
+           }, true}});
   cross_check(config);
   // Read like a compiler's output: in file order.
   std::stable_sort(issues_.begin(), issues_.end(), [](const ConfigIssue& a, const ConfigIssue& b) {
@@ -487,7 +483,11 @@ GatewayConfig load_config_string(const std::string& yaml, const std::string& nam
   try {
     root = YAML::Load(yaml);
   } catch (const YAML::ParserException& e) {
-    throw ConfigError({{name, e.mark.line + 1, e.mark.column + 1, "", e.msg}});
+    std::string message = e.msg;
+    if (has_bare_ipv6(line_of(yaml, e.mark.line))) {
+      message += " (quote IPv6 addresses in YAML: \"[::1]:8000\")";
+    }
+    throw ConfigError({{name, e.mark.line + 1, e.mark.column + 1, "", std::move(message)}});
   }
   Loader loader(name);
   GatewayConfig config = loader.load(root);

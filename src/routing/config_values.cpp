@@ -1,12 +1,14 @@
-// Scalar values of the config file: sizes, durations, host:port.
+// Scalar values of the config file (sizes, durations, host:port) and helpers for its messages.
 #include "routing/config_values.hpp"
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -159,6 +161,46 @@ HostPort parse_host_port(const std::string& s) {
   if (!port || *port > 65535) throw fail("port must be a number from 0 to 65535");
   out.port = static_cast<std::uint16_t>(*port);
   return out;
+}
+
+// Edit distance, for "did you mean" on unknown keys.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string_view line_of(std::string_view text, int line) {
+  for (int i = 0; i < line; ++i) {
+    const std::size_t newline = text.find('\n');
+    if (newline == std::string_view::npos) return {};
+    text.remove_prefix(newline + 1);
+  }
+  return text.substr(0, text.find('\n'));
+}
+
+// "[::1]:8000" written without quotes: YAML reads a list and then stumbles on ":8000".
+bool has_bare_ipv6(std::string_view line) {
+  for (std::size_t open = line.find('['); open != std::string_view::npos;
+       open = line.find('[', open + 1)) {
+    const std::size_t close = line.find("]:", open);
+    if (close == std::string_view::npos) return false;
+    const std::string_view inside = line.substr(open + 1, close - open - 1);
+    if (inside.find(':') != std::string_view::npos &&
+        inside.find_first_not_of("0123456789abcdefABCDEF:.") == std::string_view::npos) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace infergate

@@ -17,4 +17,13 @@ std::optional<std::size_t> parse_size(std::string_view s);
 // or a plain integer of milliseconds ("250"). nullopt when malformed, negative or over 30 days.
 std::optional<Millis> parse_duration(std::string_view s);
 
+// For messages: Levenshtein distance, to suggest a known key for a misspelt one.
+std::size_t edit_distance(std::string_view a, std::string_view b);
+
+// Line `line` (0-based) of `text`, without its newline; empty past the end.
+std::string_view line_of(std::string_view text, int line);
+
+// True when `line` holds an unquoted "[v6]:port", which YAML reads as a list and then fails on.
+bool has_bare_ipv6(std::string_view line);
+
 }  // namespace infergate

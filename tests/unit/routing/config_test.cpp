@@ -145,7 +145,11 @@ TEST_CASE("each mistake is located: line, column, field") {
       {"timeouts:\n  connect: 0s\n", 2, 12, "timeouts.connect", "longer than 0"},
       {"timeouts:\n  conect: 2s\n", 2, 3, "timeouts.conect", "did you mean 'connect'"},
       {"timeouts: 5s\n", 1, 11, "timeouts", "expected a map"},
-      {"listen: [a, b]\n", 1, 9, "listen", "expected a string"},
+      {"listen:\n  - a\n", 2, 3, "listen", "expected host:port"},
+      {"listen: [::1]\n", 1, 9, "listen", "quote IPv6 addresses"},
+      {"pools:\n  - name: p\n    endpoints: [[::1]:80]\n", 3, 17, "pools[0].endpoints[0]",
+       "quote IPv6 addresses"},
+      {"listen: [::1]:80\n", 1, 14, "", "quote IPv6 addresses"},
       {"listeners: 1.2.3.4:80\n", 1, 1, "listeners", "unknown key"},
       {"pools: {name: x}\n", 1, 8, "pools", "expected a list"},
       {"pools:\n  - name: p\n", 2, 5, "pools[0]", "missing required key 'endpoints'"},
@@ -156,6 +160,10 @@ TEST_CASE("each mistake is located: line, column, field") {
       {"pools:\n  - name: p\n    endpoints: []\n  - name: p\n    endpoints: []\n", 4, 11,
        "pools[1].name", "duplicate pool name 'p' (first at line 2)"},
       {"pools:\n  - name: ''\n    endpoints: []\n", 2, 11, "pools[0].name", "must not be empty"},
+      {"pools:\n  - name: [a]\n    endpoints: []\n", 2, 11, "pools[0].name", "expected a string"},
+      {"pools:\n  - name:\n    endpoints: []\n", 2, 5, "pools[0].name", "no value given"},
+      {"pools:\n  - name: p\n    endpoints: [~]\n", 3, 17, "pools[0].endpoints[0]", "got nothing"},
+      {"pools:\n  - name: p\n    endpoints:\n", 0, 0, "", ""},  // no endpoints: allowed
       {kPools + "models:\n  - name: m\n    targets: [{pool: nope}]\n", 8, 22,
        "models[0].targets[0].pool", "unknown pool 'nope' (pools: canary qwen)"},
       {kPools + "models:\n  - name: m\n    pool: nope\n", 8, 11, "models[0].pool",
@@ -182,6 +190,10 @@ TEST_CASE("each mistake is located: line, column, field") {
   };
   for (const auto& c : cases) {
     CAPTURE(c.yaml);
+    if (c.line == 0) {
+      CHECK(issues_of(c.yaml).empty());
+      continue;
+    }
     const ConfigIssue issue = single_issue(c.yaml);
     CAPTURE(issue.str());
     CHECK(issue.file == "test.yaml");
