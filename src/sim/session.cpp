@@ -329,36 +329,38 @@ awaitable<bool> Session::run_engine(Call& call, const std::string& lora) {
   }
   std::uint32_t sent = 0;
   const RequestState* st = in_.engine.find(id);
-  while (alive) {
+  bool finished = false;
+  while (alive && !finished) {
     co_await wake.wait();
     if (peer_closed_) {
       alive = false;
       break;
     }
     st = in_.engine.find(id);
-    if (stream && st->tokens_emitted > sent) {
-      if (midstream_reset && sent + 1 >= (st->output_tokens + 1) / 2 && st->phase != Phase::finished) {
+    // Snapshot before any write: the engine moves on while a write is in flight, and the end of
+    // the stream must be sent with the tokens it was computed from.
+    finished = st->phase == Phase::finished;
+    if (stream && (st->tokens_emitted > sent || finished)) {
+      if (midstream_reset && sent + 1 >= (st->output_tokens + 1) / 2 && !finished) {
         alive = false;
         break;
       }
       events_.clear();
-      const bool done = st->phase == Phase::finished;
       for (std::uint32_t i = sent; i < st->tokens_emitted; ++i) {
         if (i == 0 && call.reply.endpoint == Endpoint::chat) append_chunk(events_, call.reply, "", {}, true);
-        const bool last = done && i + 1 == st->tokens_emitted;
+        const bool last = finished && i + 1 == st->tokens_emitted;
         append_chunk(events_, call.reply, word_at(call.text_key, i), last ? to_string(st->finish_reason) : "", false);
       }
       sent = st->tokens_emitted;
-      if (done) {
+      if (finished) {
         call.reply.completion_tokens = sent;
         if (api.include_usage) append_usage_chunk(events_, call.reply);
         append_done(events_);
       }
       out_.clear();
-      append_body_chunk(done);
+      append_body_chunk(finished);
       alive = co_await write_out();
     }
-    if (st->phase == Phase::finished) break;
   }
   in_.waiters.erase(id);
   co_await stop_watch();
@@ -441,7 +443,11 @@ awaitable<bool> Session::write_out() {
 
 awaitable<void> run_session(Instance& instance, tcp::socket socket) {
   Session session(instance, std::move(socket));
-  co_await session.run();
+  try {
+    co_await session.run();
+  } catch (const std::exception& e) {
+    spdlog::get("sim")->error("session failed port={} error={}", instance.port, e.what());
+  }
 }
 
 }  // namespace infergate::sim

@@ -4,6 +4,7 @@ request at once (during prefill and mid-stream), freeing its batch slot and KV b
 
 Run: INFERGATE_SIM_BIN=build/src/sim/infergate-sim python3 tests/integration/sim_metrics_test.py
 """
+import asyncio
 import json
 import os
 import signal
@@ -336,6 +337,38 @@ class SimMetricsTest(unittest.TestCase):
             self.assertEqual(data.count(b'"object":"text_completion"'), 2)
         finally:
             s.close()
+
+    def test_many_concurrent_streams_all_complete(self):
+        """Hundreds of streams on one event loop: each gets every token and its [DONE], even when
+        the last token is produced while an earlier write of the same stream is in flight."""
+        p = self.sim("--itl-ms", "5", "--prefill-overhead-ms", "1", "--max-num-seqs", "1024",
+                     "--kv-blocks", "100000")
+        port, streams, tokens = p.port(), 600, 20
+
+        async def one():
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            req = post_bytes("/v1/chat/completions", {
+                "model": "Qwen/Qwen3-0.6B", "stream": True, "max_tokens": tokens,
+                "messages": [{"role": "user", "content": "x"}]}, port)
+            writer.write(req.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1))
+            data = b""
+            try:
+                while not data.endswith(b"data: [DONE]\n\n\r\n0\r\n\r\n"):
+                    chunk = await asyncio.wait_for(reader.read(65536), 10)
+                    if not chunk:
+                        break
+                    data += chunk
+            finally:
+                writer.close()
+            return data.count(b'"delta":{"content"'), data.endswith(b"0\r\n\r\n")
+
+        async def all_streams():
+            return await asyncio.gather(*(one() for _ in range(streams)))
+
+        results = asyncio.run(all_streams())
+        self.assertEqual(results, [(tokens, True)] * streams)
+        m = harness.scrape(port)
+        self.assertEqual(harness.metric(m, "vllm:request_success_total", finished_reason="length"), streams)
 
     def test_sglang_flavor(self):
         p = self.sim("--metrics-flavor", "sglang")
