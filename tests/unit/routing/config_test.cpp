@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -325,4 +326,34 @@ TEST_CASE("sizes and durations") {
     CAPTURE(c.text);
     CHECK(parse_duration(c.text) == c.value);
   }
+}
+
+TEST_CASE("mangled configs fail with located issues, never anything else") {
+  std::ifstream in(INFERGATE_SOURCE_ROOT "/config/gateway.yaml");
+  const std::string seed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE_FALSE(seed.empty());
+  const std::string alphabet = "[]{},:-#&*!|>'\"%@`\n \t0a~?.\\";
+  std::mt19937_64 rng(7);
+  int refused = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::string yaml = seed;
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits; ++e) {
+      const std::size_t at = rng() % yaml.size();
+      const char c = alphabet[rng() % alphabet.size()];
+      if (rng() % 2) yaml[at] = c; else yaml.insert(yaml.begin() + static_cast<std::ptrdiff_t>(at), c);
+    }
+    try {
+      load_config_string(yaml, "fuzz.yaml");
+    } catch (const ConfigError& e) {
+      ++refused;
+      REQUIRE_FALSE(e.issues().empty());
+      for (const auto& issue : e.issues()) {
+        CAPTURE(yaml);
+        CHECK(issue.file == "fuzz.yaml");
+        CHECK_FALSE(issue.message.empty());
+      }
+    }  // anything else escapes and fails the test
+  }
+  CHECK(refused > 1000);
 }
