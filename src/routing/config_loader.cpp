@@ -18,7 +18,6 @@
 #include "routing/config_values.hpp"
 
 namespace infergate {
-
 namespace {
 
 // Where a value sits in the file, kept for the checks that span several entries.
@@ -79,7 +78,7 @@ class Loader {
   std::vector<Where> model_names_;
   std::vector<Where> model_targets_;
   std::vector<std::vector<Where>> target_pools_;  // [model][target]
-  Where listen_at_, admin_at_;
+  Where admin_at_;
 };
 
 std::string child(const std::string& path, std::string_view key) {
@@ -432,10 +431,7 @@ GatewayConfig Loader::load(const YAML::Node& root) {
   if (root.IsNull()) return config;  // an empty file: every default, nothing routed
   fields(root, "",
          {{"listen", false,
-           [&](const YAML::Node& n, const std::string& p) {
-             listen_at_ = where(n, p);
-             set_host_port(n, p, config.listen);
-           }},
+           [&](const YAML::Node& n, const std::string& p) { set_host_port(n, p, config.listen); }},
           {"admin", false,
            [&](const YAML::Node& n, const std::string& p) {
              admin_at_ = where(n, p);
