@@ -32,6 +32,20 @@ std::string chat_body(std::size_t size) {
 }
 
 // Best of `repeats` runs: the machine is shared, the minimum is the least disturbed figure.
+// The body bench/wrk/chat_post.lua sends: short messages without escapes, "model" after them.
+std::string wrk_body(std::size_t size) {
+  std::string filler;
+  for (int i = 0; i < 8; ++i) filler += "lorem ipsum dolor sit amet ";
+  std::string body = R"({"messages":[)";
+  for (int i = 0; body.size() + 300 < size; ++i) {
+    if (i > 0) body += ',';
+    body += R"({"role":")" + std::string(i % 2 ? "assistant" : "user") + R"(","content":")" +
+            std::to_string(i) + " " + filler + R"("})";
+  }
+  body += R"(],"model":"Qwen/Qwen3-0.6B","max_tokens":16,"stream":true})";
+  return body;
+}
+
 // A vision request: one user message whose image travels as a base64 data URL (no escapes).
 std::string image_body(std::size_t size) {
   static constexpr char kBase64[] =
@@ -100,7 +114,9 @@ int main(int argc, char** argv) {
     std::string (*make)(std::size_t);
     std::size_t size;
   };
-  for (const Workload& w : {Workload{"chat-2KB", chat_body, 2 << 10},
+  for (const Workload& w : {Workload{"wrk-2KB", wrk_body, 2 << 10},
+                            Workload{"wrk-50KB", wrk_body, 50 << 10},
+                            Workload{"chat-2KB", chat_body, 2 << 10},
                             Workload{"chat-50KB", chat_body, 50 << 10},
                             Workload{"image-50KB", image_body, 50 << 10},
                             Workload{"tokens-50KB", tokens_body, 50 << 10},
