@@ -70,7 +70,9 @@ class Session {
 
   awaitable<bool> dispatch(http::request<http::string_body>& req);
   awaitable<bool> model_call(Endpoint ep, std::string& body);
+  std::string prepare(Call& call, const std::string& lora, RequestSpec& spec);
   awaitable<bool> run_engine(Call& call, const std::string& lora);
+  awaitable<bool> follow(Call& call, Engine::Id id, Event& wake);
   awaitable<bool> serve_fast(Call& call);
   awaitable<bool> embeddings(Call& call);
   awaitable<bool> hang();
@@ -176,7 +178,8 @@ awaitable<bool> Session::model_call(Endpoint ep, std::string& body) {
   call.model = call.api.model.empty() ? in_.opts.served_names.front() : call.api.model;
   if (!in_.base_names.count(call.model)) {
     if (!in_.lora_names.count(call.model)) {
-      co_return co_await respond_error(404, "The model `" + call.model + "` does not exist.", "model");
+      const std::string message = "The model `" + call.model + "` does not exist.";
+      co_return co_await respond_error(404, message, "model");
     }
     lora = call.model;
   }
@@ -290,7 +293,8 @@ awaitable<void> Session::stop_watch() {
 }
 
 
-awaitable<bool> Session::run_engine(Call& call, const std::string& lora) {
+// Tokenizes the prompt and fills `spec`; returns an error message when it can never run.
+std::string Session::prepare(Call& call, const std::string& lora, RequestSpec& spec) {
   const ApiRequest& api = call.api;
   tokens_.clear();
   if (!api.prompt_ids.empty()) {
@@ -298,19 +302,24 @@ awaitable<bool> Session::run_engine(Call& call, const std::string& lora) {
   } else {
     tokenize(api.prompt, tokens_);
   }
-  RequestSpec spec;
   spec.output_tokens = api.max_tokens.value_or(in_.opts.output_len);
   spec.finish = api.max_tokens ? FinishReason::length : FinishReason::stop;
   spec.lora = lora;
-  const std::size_t prompt_len = tokens_.size();
-  if (prompt_len + spec.output_tokens > in_.opts.max_model_len || !in_.engine.fits(prompt_len, spec.output_tokens)) {
-    co_return co_await respond_error(400, "This model's maximum context length is " +
-                                              std::to_string(in_.opts.max_model_len) + " tokens. However, you requested " +
-                                              std::to_string(prompt_len + spec.output_tokens) + " tokens.");
+  const std::size_t wanted = tokens_.size() + spec.output_tokens;
+  if (wanted > in_.opts.max_model_len || !in_.engine.fits(tokens_.size(), spec.output_tokens)) {
+    return "This model's maximum context length is " + std::to_string(in_.opts.max_model_len) +
+           " tokens. However, you requested " + std::to_string(wanted) + " tokens.";
   }
   spec.prompt = tokens_;
   call.text_key = text_key(in_.opts.engine.seed, api.prompt);
-  call.reply.prompt_tokens = static_cast<std::uint32_t>(prompt_len);
+  call.reply.prompt_tokens = static_cast<std::uint32_t>(tokens_.size());
+  return {};
+}
+
+awaitable<bool> Session::run_engine(Call& call, const std::string& lora) {
+  RequestSpec spec;
+  const std::string refusal = prepare(call, lora, spec);
+  if (!refusal.empty()) co_return co_await respond_error(400, refusal);
   const Engine::Id id = in_.engine.submit(std::move(spec), now_us());
   in_.changed();
   if (id == 0) co_return co_await respond_error(503, "the request queue is full", {}, "retry-after: 1\r\n");
@@ -318,72 +327,68 @@ awaitable<bool> Session::run_engine(Call& call, const std::string& lora) {
   Event wake(sock_.get_executor());
   in_.waiters.emplace(id, &wake);
   start_watch(&wake);
-  const bool stream = api.stream;
-  const bool midstream_reset = stream && in_.opts.faults.reset_midstream > 0 &&
-                               in_.draw() < in_.opts.faults.reset_midstream;
-  bool alive = true;
-  if (stream) {
-    out_.clear();
-    append_head(200, "text/event-stream; charset=utf-8", 0, true);
-    alive = co_await write_out();
-  }
-  std::uint32_t sent = 0;
-  const RequestState* st = in_.engine.find(id);
-  bool finished = false;
-  while (alive && !finished) {
-    co_await wake.wait();
-    if (peer_closed_) {
-      alive = false;
-      break;
-    }
-    st = in_.engine.find(id);
-    // Snapshot before any write: the engine moves on while a write is in flight, and the end of
-    // the stream must be sent with the tokens it was computed from.
-    finished = st->phase == Phase::finished;
-    if (stream && (st->tokens_emitted > sent || finished)) {
-      if (midstream_reset && sent + 1 >= (st->output_tokens + 1) / 2 && !finished) {
-        alive = false;
-        break;
-      }
-      events_.clear();
-      for (std::uint32_t i = sent; i < st->tokens_emitted; ++i) {
-        if (i == 0 && call.reply.endpoint == Endpoint::chat) append_chunk(events_, call.reply, "", {}, true);
-        const bool last = finished && i + 1 == st->tokens_emitted;
-        append_chunk(events_, call.reply, word_at(call.text_key, i), last ? to_string(st->finish_reason) : "", false);
-      }
-      sent = st->tokens_emitted;
-      if (finished) {
-        call.reply.completion_tokens = sent;
-        if (api.include_usage) append_usage_chunk(events_, call.reply);
-        append_done(events_);
-      }
-      out_.clear();
-      append_body_chunk(finished);
-      alive = co_await write_out();
-    }
-  }
+  const bool alive = co_await follow(call, id, wake);
   in_.waiters.erase(id);
   co_await stop_watch();
-  st = in_.engine.find(id);
-  if (!alive && st && st->phase != Phase::finished) {
-    in_.engine.abort(id, now_us());
+  const RequestState* st = in_.engine.find(id);
+  if (!alive && st->phase != Phase::finished) {
+    in_.engine.abort(id, now_us());  // the client left (or a fault cut it off): free its slot now
     in_.changed();
   }
-  std::string text;
-  FinishReason reason = FinishReason::none;
-  if (st) {
-    reason = st->finish_reason;
-    call.reply.completion_tokens = st->tokens_emitted;
-  }
+  const FinishReason reason = st->finish_reason;
+  call.reply.completion_tokens = st->tokens_emitted;
   in_.engine.forget(id);
   if (!alive) {
     reset();
     co_return false;
   }
-  if (stream) co_return !http10_;
+  if (call.api.stream) co_return !http10_;
+  std::string text;
   append_words(text, call.text_key, 0, call.reply.completion_tokens);
   const std::string body = completion_body(call.reply, text, to_string(reason));
   co_return co_await respond(200, "application/json", body);
+}
+
+// Waits for the engine's progress on `id`, streaming tokens as they come when the request
+// streams. Returns false when the client left or the stream was cut by a fault.
+awaitable<bool> Session::follow(Call& call, Engine::Id id, Event& wake) {
+  const bool stream = call.api.stream;
+  const bool midstream_reset = stream && in_.opts.faults.reset_midstream > 0 &&
+                               in_.draw() < in_.opts.faults.reset_midstream;
+  if (stream) {
+    out_.clear();
+    append_head(200, "text/event-stream; charset=utf-8", 0, true);
+    const bool ok = co_await write_out();
+    if (!ok) co_return false;
+  }
+  std::uint32_t sent = 0;
+  for (bool finished = false; !finished;) {
+    co_await wake.wait();
+    if (peer_closed_) co_return false;
+    const RequestState* st = in_.engine.find(id);
+    // Snapshot before any write: the engine moves on while a write is in flight, and the end of
+    // the stream must be sent with the tokens it was computed from.
+    finished = st->phase == Phase::finished;
+    if (!stream || (st->tokens_emitted == sent && !finished)) continue;
+    if (midstream_reset && !finished && sent + 1 >= (st->output_tokens + 1) / 2) co_return false;
+    events_.clear();
+    for (std::uint32_t i = sent; i < st->tokens_emitted; ++i) {
+      if (i == 0 && call.reply.endpoint == Endpoint::chat) append_chunk(events_, call.reply, "", {}, true);
+      const bool last = finished && i + 1 == st->tokens_emitted;
+      append_chunk(events_, call.reply, word_at(call.text_key, i), last ? to_string(st->finish_reason) : "", false);
+    }
+    sent = st->tokens_emitted;
+    if (finished) {
+      call.reply.completion_tokens = sent;
+      if (call.api.include_usage) append_usage_chunk(events_, call.reply);
+      append_done(events_);
+    }
+    out_.clear();
+    append_body_chunk(finished);
+    const bool ok = co_await write_out();
+    if (!ok) co_return false;
+  }
+  co_return true;
 }
 
 void Session::append_head(unsigned status, std::string_view content_type, std::size_t length, bool chunked,
