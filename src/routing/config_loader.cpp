@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -492,6 +493,11 @@ GatewayConfig load_config_string(const std::string& yaml, const std::string& nam
 }
 
 GatewayConfig load_config_file(const std::string& path) {
+  // A directory opens and reads as an empty file, which would mean "all defaults".
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw ConfigError({{path, 0, 0, "", "is a directory, not a config file"}});
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError({{path, 0, 0, "", "cannot open the file"}});
   std::ostringstream text;

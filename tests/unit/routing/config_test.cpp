@@ -233,6 +233,16 @@ models:
   }
 }
 
+TEST_CASE("a directory is not an empty config") {
+  try {
+    load_config_file(INFERGATE_SOURCE_ROOT "/config");
+    FAIL("no error");
+  } catch (const ConfigError& e) {
+    REQUIRE(e.issues().size() == 1);
+    CHECK(e.issues()[0].message == "is a directory, not a config file");
+  }
+}
+
 TEST_CASE("a missing file is an error naming it") {
   try {
     load_config_file("/nonexistent/gateway.yaml");
