@@ -115,8 +115,10 @@ class SimMetricsTest(unittest.TestCase):
         return p
 
     def test_load_moves_every_family(self):
-        p = self.sim("--max-num-seqs", "2", "--kv-blocks", "100", "--itl-ms", "10",
-                     "--prefill-overhead-ms", "5", "--prefill-per-token-us", "0")
+        # Waves last 0.8 s, so the snapshot below is taken well inside the first one even on a
+        # busy machine.
+        p = self.sim("--max-num-seqs", "2", "--kv-blocks", "100", "--itl-ms", "40",
+                     "--itl-load-factor", "1", "--prefill-overhead-ms", "5", "--prefill-per-token-us", "0")
         port = p.port()
         prompt_len, out_len, n = 44, 20, 5
         streams = [Stream(port, "/v1/completions",
@@ -149,8 +151,8 @@ class SimMetricsTest(unittest.TestCase):
         self.assertEqual(harness.metric(m, "vllm:prefix_cache_hits_total"), 0)
         self.assertEqual(harness.metric(m, "vllm:time_to_first_token_seconds_count"), n)
         self.assertEqual(harness.metric(m, "vllm:e2e_request_latency_seconds_count"), n)
-        # Queueing shows: two requests wait one wave (~0.2 s), the fifth two waves.
-        wave = 0.005 + (out_len - 1) * 0.010
+        # Queueing shows: two requests wait one wave (~0.8 s), the fifth two waves.
+        wave = 0.005 + (out_len - 1) * 0.040
         self.assertGreaterEqual(harness.metric(m, "vllm:time_to_first_token_seconds_sum"), 4 * wave - 0.01)
         self.assertEqual(harness.metric(m, "vllm:time_to_first_token_seconds_bucket", le="0.001"), 0)
         self.assertEqual(harness.metric(m, "vllm:time_to_first_token_seconds_bucket", le="+Inf"), n)
@@ -369,6 +371,30 @@ class SimMetricsTest(unittest.TestCase):
         self.assertEqual(results, [(tokens, True)] * streams)
         m = harness.scrape(port)
         self.assertEqual(harness.metric(m, "vllm:request_success_total", finished_reason="length"), streams)
+
+    def test_vllm_both_flavor(self):
+        p = self.sim("--metrics-flavor", "vllm-both", "--kv-blocks", "100")
+        port = p.port()
+        s = Stream(port, "/v1/completions", {"model": "Qwen/Qwen3-0.6B", "prompt": ids(16, 1), "max_tokens": 500,
+                                             "stream": True})
+        try:
+            s.read_events(1)
+            m = harness.scrape(port)
+            usage = blocks_for(16 + 500) / 100
+            self.assertAlmostEqual(harness.metric(m, "vllm:kv_cache_usage_perc"), usage)
+            self.assertAlmostEqual(harness.metric(m, "vllm:gpu_cache_usage_perc"), usage)
+        finally:
+            s.close()
+
+    def test_pods_share_a_port_on_other_loopback_addresses(self):
+        a = self.sim("--host", "127.0.0.2", "--pod-name", "pod-a")
+        port = a.port()
+        self.assertEqual(a.listening[0], f"127.0.0.2:{port}")
+        b = self.sim("--host", "127.0.0.3", "--port", str(port), "--pod-name", "pod-b")
+        self.assertEqual(b.listening[0], f"127.0.0.3:{port}")
+        for host, pod in (("127.0.0.2", "pod-a"), ("127.0.0.3", "pod-b")):
+            status, headers, _ = harness.request(port, "GET", "/health", host=host)
+            self.assertEqual((status, headers["x-inference-pod"]), (200, pod))
 
     def test_sglang_flavor(self):
         p = self.sim("--metrics-flavor", "sglang")
