@@ -4,7 +4,6 @@
 #include <charconv>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -15,7 +14,6 @@
 namespace infergate::proxy {
 namespace {
 
-using namespace boost::asio::experimental::awaitable_operators;
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 constexpr std::string_view kCrlf = "\r\n";
 constexpr std::string_view kLastChunk = "0\r\n\r\n";
@@ -51,10 +49,13 @@ net::awaitable<bool> Session::forward(const RequestFacts& facts, const Decision&
   build_upstream_head(body.size(), decision);
   relay_keep_ = false;
   client_gone_ = false;
-  // The relay ends on its own (response done, failure, or its upstream closed because the
-  // client left); `||` then cancels the client watch.
-  auto both = relay(decision, body) || watch_client();
-  co_await std::move(both);
+  // The watch: a read on the client while the relay runs, so a client that leaves (during the
+  // prefill or mid-stream) closes the upstream connection at once (on_client_read).
+  relaying_ = true;
+  start_client_read();
+  auto op = relay(decision, body);
+  co_await std::move(op);
+  relaying_ = false;
   if (client_gone_) {
     worker_.metrics().client_abort();
     co_return false;
@@ -111,7 +112,6 @@ void Session::build_upstream_head(std::size_t content_length, const Decision& de
 }
 
 net::awaitable<void> Session::relay(const Decision& decision, std::string_view body) {
-  co_await net::this_coro::throw_if_cancelled(false);
   const GatewayConfig& config = worker_.config();
   const std::size_t tries =
       std::min<std::size_t>(decision.endpoints.size(), std::max(1u, config.max_attempts));
@@ -170,9 +170,9 @@ net::awaitable<void> Session::relay(const Decision& decision, std::string_view b
 }
 
 net::awaitable<Session::Attempt> Session::exchange(UpstreamLease& lease, std::string_view body) {
-  const std::array<net::const_buffer, 2> request{net::buffer(upstream_head_), net::buffer(body)};
-  auto write = net::async_write(lease.socket(), request, kTuple);
-  auto [wec, wn] = co_await std::move(write);
+  std::array<net::const_buffer, 2> request{net::buffer(upstream_head_), net::buffer(body)};
+  auto write = write_fully(lease.socket(), request);
+  const boost::system::error_code wec = co_await std::move(write);
   if (client_gone_) co_return Attempt::gone;
   if (wec) {
     if (expired_ == Phase::first_byte) co_return Attempt::timeout;
@@ -275,8 +275,8 @@ net::awaitable<void> Session::stream(UpstreamLease& lease, const EndpointPtr& en
     iov_.clear();
     if (!head_sent) iov_.push_back(net::buffer(head_));
     if (write_pieces(chunked, response.is_done())) {
-      auto write = net::async_write(client_, iov_, kTuple);
-      auto [ec, n] = co_await std::move(write);
+      auto write = write_fully(client_, iov_);
+      const boost::system::error_code ec = co_await std::move(write);
       if (ec) {
         client_gone_ = client_gone_ || expired_ != Phase::streaming;
         co_return;  // the lease closes the upstream connection
@@ -330,40 +330,12 @@ net::awaitable<void> Session::end_stream_with_error(bool sse) {
   char* end = r.ptr;
   *end++ = '\r';
   *end++ = '\n';
-  const std::array<net::const_buffer, 4> buffers{
+  std::array<net::const_buffer, 4> buffers{
       net::buffer(chunk_head_.data(), static_cast<std::size_t>(end - chunk_head_.data())),
       net::buffer(local_body_), net::buffer(kCrlf), net::buffer(kLastChunk)};
   set_deadline(Phase::writing, worker_.config().timeouts.client_body);
-  auto write = net::async_write(client_, buffers, kTuple);
+  auto write = write_fully(client_, buffers);
   co_await std::move(write);
-}
-
-net::awaitable<void> Session::watch_client() {
-  co_await net::this_coro::throw_if_cancelled(false);
-  for (;;) {
-    const std::size_t room = read_room(in_);
-    if (room == 0) break;  // a full pipeline: nothing more to learn until the relay ends
-    // Bytes that arrive are kept: they are the next pipelined request.
-    auto read = client_.async_read_some(in_.prepare(room), kTuple);
-    auto [ec, n] = co_await std::move(read);
-    if (!ec) {
-      in_.commit(n);
-      continue;
-    }
-    auto state = co_await net::this_coro::cancellation_state;
-    if (state.cancelled() != net::cancellation_type::none) co_return;  // the relay is over
-    if (ec == net::error::operation_aborted) break;  // a timeout: the relay handles it
-    client_gone_ = true;
-    if (upstream_ && *upstream_) {
-      // Closing the upstream connection is how the model server learns to stop generating.
-      boost::system::error_code ignored;
-      upstream_->socket().close(ignored);
-    }
-    break;
-  }
-  park_.expires_at(Clock::time_point::max());
-  auto park = park_.async_wait(kTuple);
-  co_await std::move(park);
 }
 
 }  // namespace infergate::proxy

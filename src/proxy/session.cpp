@@ -82,7 +82,6 @@ Session::Session(Worker& worker, tcp::socket socket)
     : worker_(worker),
       client_(std::move(socket)),
       timer_(client_.get_executor()),
-      park_(client_.get_executor()),
       in_(worker.config().max_header_bytes + kReadChunk),
       upstream_in_(std::max<std::size_t>(worker.config().max_header_bytes, 64 * 1024) + kReadChunk) {
   worker_.attach(*this);
@@ -154,6 +153,7 @@ net::awaitable<void> Session::serve() {
   co_await net::this_coro::throw_if_cancelled(false);
   boost::system::error_code ec;
   client_.set_option(tcp::no_delay(true), ec);
+  client_.non_blocking(true, ec);
   const auto remote = client_.remote_endpoint(ec);
   if (!ec) peer_ip_ = remote.address().to_string();
   set_deadline(Phase::idle, worker_.config().timeouts.keepalive_idle);
@@ -170,9 +170,96 @@ net::awaitable<void> Session::serve() {
     auto linger = linger_close();
     co_await std::move(linger);
   }
-  finished_ = true;
   client_.shutdown(tcp::socket::shutdown_both, ec);
+  auto settle = settle_client_read();
+  co_await std::move(settle);
+  finished_ = true;
   client_.close(ec);
+}
+
+void Session::start_client_read() {
+  if (read_pending_ || read_error_) return;
+  const std::size_t room = read_room(in_);
+  if (room == 0) return;  // a full buffer: nothing more to learn until it is parsed
+  read_pending_ = true;
+  client_.async_read_some(in_.prepare(room), [this](boost::system::error_code ec, std::size_t n) {
+    on_client_read(ec, n);
+  });
+}
+
+void Session::on_client_read(boost::system::error_code ec, std::size_t n) {
+  read_pending_ = false;
+  if (!ec) {
+    in_.commit(n);
+  } else {
+    read_error_ = ec;
+  }
+  if (read_waiter_) {
+    read_waiter_.complete(ec);
+    return;
+  }
+  if (!relaying_) return;
+  if (!ec) {
+    start_client_read();  // bytes of the next pipelined request: keep them, keep watching
+  } else if (ec != net::error::operation_aborted) {
+    // The client left. Closing the upstream connection is how the model server learns to stop
+    // generating; the relay then ends on its own.
+    client_gone_ = true;
+    if (upstream_ && *upstream_) {
+      boost::system::error_code ignored;
+      upstream_->socket().close(ignored);
+    }
+  }
+}
+
+namespace {
+
+// Parks the caller's completion handler as the session's read waiter.
+struct WaitForRead {
+  ReadWaiter* waiter;
+  template <typename Handler>
+  void operator()(Handler&& handler) const {
+    waiter->park(std::forward<Handler>(handler));
+  }
+};
+
+}  // namespace
+
+net::awaitable<boost::system::error_code> Session::wait_client_read() {
+  if (read_error_) co_return read_error_;
+  start_client_read();
+  if (!read_pending_) co_return net::error::no_buffer_space;
+  auto wait = net::async_initiate<decltype(kTuple), void(boost::system::error_code)>(
+      WaitForRead{&read_waiter_}, kTuple);
+  auto [ec] = co_await std::move(wait);
+  co_return ec;
+}
+
+net::awaitable<void> Session::settle_client_read() {
+  while (read_pending_) {
+    boost::system::error_code ignored;
+    client_.cancel(ignored);
+    auto wait = net::async_initiate<decltype(kTuple), void(boost::system::error_code)>(
+        WaitForRead{&read_waiter_}, kTuple);
+    co_await std::move(wait);
+  }
+}
+
+net::awaitable<boost::system::error_code> Session::write_fully(tcp::socket& socket,
+                                                              std::span<net::const_buffer> buffers) {
+  boost::system::error_code ec;
+  std::size_t written = socket.write_some(buffers, ec);
+  if (ec && ec != net::error::would_block && ec != net::error::try_again) co_return ec;
+  std::size_t first = 0;
+  while (first < buffers.size() && written >= buffers[first].size()) {
+    written -= buffers[first].size();
+    ++first;
+  }
+  if (first == buffers.size()) co_return boost::system::error_code{};
+  buffers[first] += written;
+  auto write = net::async_write(socket, buffers.subspan(first), kTuple);
+  auto [wec, n] = co_await std::move(write);
+  co_return wec;
 }
 
 net::awaitable<void> Session::linger_close() {
@@ -183,11 +270,13 @@ net::awaitable<void> Session::linger_close() {
   set_deadline(Phase::writing, std::chrono::milliseconds(1000));
   std::size_t dropped = 0;
   while (dropped < (4u << 20)) {
-    in_.clear();
-    auto read = client_.async_read_some(in_.prepare(kReadChunk), kTuple);
-    auto [rec, n] = co_await std::move(read);
+    if (!read_pending_) {
+      dropped += in_.size();
+      in_.clear();
+    }
+    auto read = wait_client_read();
+    const boost::system::error_code rec = co_await std::move(read);
     if (rec) break;
-    dropped += n;
   }
 }
 
@@ -222,8 +311,9 @@ net::awaitable<Session::ReadResult> Session::read_request() {
       request_->eager(true);
       if (request_->expect_continue() && !request_->is_done() && in_.size() == 0 &&
           request_->version() >= 11) {
-        auto write = net::async_write(client_, net::buffer(kContinue), kTuple);
-        auto [wec, n] = co_await std::move(write);
+        std::array<net::const_buffer, 1> interim{net::buffer(kContinue)};
+        auto write = write_fully(client_, interim);
+        const boost::system::error_code wec = co_await std::move(write);
         if (wec) co_return ReadResult::closed;
       }
     }
@@ -236,16 +326,15 @@ net::awaitable<Session::ReadResult> Session::read_request() {
                            : wanted == Phase::body ? config.timeouts.client_body
                                                    : config.timeouts.keepalive_idle);
     }
-    const std::size_t room = read_room(in_);
-    if (room == 0) {
+    if (!read_pending_ && read_room(in_) == 0) {
       keep_alive_ = false;
       linger_ = true;
       auto op = refuse(ErrorKind::headers_too_large, true);
       co_await std::move(op);
       co_return ReadResult::refused;
     }
-    auto read = client_.async_read_some(in_.prepare(room), kTuple);
-    auto [rec, n] = co_await std::move(read);
+    auto read = wait_client_read();
+    const boost::system::error_code rec = co_await std::move(read);
     if (rec) {
       if (expired_ == Phase::header || expired_ == Phase::body) {
         keep_alive_ = false;
@@ -255,7 +344,6 @@ net::awaitable<Session::ReadResult> Session::read_request() {
       }
       co_return ReadResult::closed;  // the client closed, an idle timeout, or the drain
     }
-    in_.commit(n);
   }
 }
 
@@ -383,9 +471,9 @@ net::awaitable<bool> Session::write_local(unsigned status, std::string_view body
   if (close) head_ += "connection: close\r\n";
   head_ += "\r\n";
   set_deadline(Phase::writing, worker_.config().timeouts.client_body);
-  const std::array<net::const_buffer, 2> buffers{net::buffer(head_), net::buffer(body)};
-  auto write = net::async_write(client_, buffers, kTuple);
-  auto [ec, n] = co_await std::move(write);
+  std::array<net::const_buffer, 2> buffers{net::buffer(head_), net::buffer(body)};
+  auto write = write_fully(client_, buffers);
+  const boost::system::error_code ec = co_await std::move(write);
   co_return !ec && !close;
 }
 

@@ -8,7 +8,10 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <type_traits>
+#include <new>
 #include <string_view>
 #include <vector>
 
@@ -39,6 +42,45 @@ enum class Phase : std::uint8_t {
   connect,     // TCP connect to an endpoint (connect): next endpoint
   first_byte,  // request sent, waiting for the response head (first_byte): 504
   streaming,   // relaying the response (stream_idle): the stream ends
+};
+
+// One parked completion handler of void(error_code), stored in place (no allocation). A
+// coroutine parks here while the session's single client read is outstanding.
+class ReadWaiter {
+ public:
+  ReadWaiter() = default;
+  ReadWaiter(const ReadWaiter&) = delete;
+  ReadWaiter& operator=(const ReadWaiter&) = delete;
+  ~ReadWaiter() {
+    if (destroy_) destroy_(storage_);
+  }
+  explicit operator bool() const noexcept { return complete_ != nullptr; }
+
+  template <typename Handler>
+  void park(Handler&& handler) {
+    using H = std::decay_t<Handler>;
+    static_assert(sizeof(H) <= sizeof(storage_) && alignof(H) <= alignof(std::max_align_t));
+    new (storage_) H(std::forward<Handler>(handler));
+    complete_ = [](void* p, boost::system::error_code ec) {
+      H handler(std::move(*static_cast<H*>(p)));
+      static_cast<H*>(p)->~H();
+      std::move(handler)(ec);
+    };
+    destroy_ = [](void* p) { static_cast<H*>(p)->~H(); };
+  }
+
+  // Resumes the parked handler; it may park a new one while it runs.
+  void complete(boost::system::error_code ec) {
+    auto complete = complete_;
+    complete_ = nullptr;
+    destroy_ = nullptr;
+    complete(storage_, ec);
+  }
+
+ private:
+  alignas(std::max_align_t) unsigned char storage_[128];
+  void (*complete_)(void*, boost::system::error_code) = nullptr;
+  void (*destroy_)(void*) = nullptr;
 };
 
 class Session final : public SessionHook {
@@ -72,13 +114,26 @@ class Session final : public SessionHook {
   void set_deadline(Phase phase, std::chrono::milliseconds after);
   void on_expired();
 
+  // The client socket has at most one read outstanding, shared by request reading and, during
+  // a relay, the watch for a client that leaves. A relay's last watch read is not cancelled:
+  // the next request read adopts it (no cancellation round trip per request).
+  void start_client_read();
+  void on_client_read(boost::system::error_code ec, std::size_t n);
+  // Resumes once the outstanding read (started if none) appended to in_ or failed. Errors stick.
+  net::awaitable<boost::system::error_code> wait_client_read();
+  // Before the frame ends: no read may complete into a destroyed session.
+  net::awaitable<void> settle_client_read();
+  // Writes everything: one non-blocking attempt first (the usual case on a healthy socket costs
+  // no event-loop round trip), the rest asynchronously. `buffers` is consumed in place.
+  net::awaitable<boost::system::error_code> write_fully(tcp::socket& socket,
+                                                        std::span<net::const_buffer> buffers);
+
   // relay.cpp: forwarding one request and streaming its response back.
   net::awaitable<bool> forward(const RequestFacts& facts, const Decision& decision);
   net::awaitable<void> relay(const Decision& decision, std::string_view body);
   net::awaitable<Attempt> exchange(UpstreamLease& lease, std::string_view body);
   net::awaitable<void> stream(UpstreamLease& lease, const EndpointPtr& endpoint);
   net::awaitable<void> end_stream_with_error(bool chunked);
-  net::awaitable<void> watch_client();
   void build_upstream_head(std::size_t content_length, const Decision& decision);
   void build_response_head(const Endpoint& endpoint, bool chunked, bool close);
   bool write_pieces(bool chunked, bool last);  // fills iov_; false when there is nothing to write
@@ -87,7 +142,6 @@ class Session final : public SessionHook {
   Worker& worker_;
   tcp::socket client_;
   net::steady_timer timer_;  // the watchdog's; re-armed only when a deadline comes sooner
-  net::steady_timer park_;   // where watch_client waits once it has nothing left to watch
   Clock::time_point deadline_ = Clock::time_point::max();
   Clock::time_point armed_ = Clock::time_point::max();
   Phase phase_ = Phase::none;
@@ -97,6 +151,10 @@ class Session final : public SessionHook {
   bool client_gone_ = false;
   bool linger_ = false;  // close after a refusal that left request bytes unread
   bool relay_keep_ = false;
+  bool relaying_ = false;
+  bool read_pending_ = false;
+  boost::system::error_code read_error_;
+  ReadWaiter read_waiter_;
   std::string peer_ip_;
 
   // The request, reused across keep-alive requests.
@@ -124,7 +182,7 @@ class Session final : public SessionHook {
   std::vector<net::const_buffer> iov_;
   std::array<char, 24> chunk_head_{};
   std::array<char, 2> tail_{};  // last two body bytes sent, to end an SSE event before an error
-  UpstreamLease* upstream_ = nullptr;  // the lease in use, closed by the watchdog or watch_client
+  UpstreamLease* upstream_ = nullptr;  // the lease in use, closed by the watchdog or the watch
 };
 
 }  // namespace infergate::proxy

@@ -106,6 +106,7 @@ net::awaitable<error_code> UpstreamPool::connect(UpstreamLease& lease) {
   auto [cec] = co_await std::move(op);
   if (cec) co_return cec;
   socket.set_option(tcp::no_delay(true), ec);
+  socket.non_blocking(true, ec);  // writes try once synchronously (Session::write_fully)
   co_return error_code{};
 }
 

@@ -26,7 +26,7 @@ Worker::Worker(unsigned index, const GatewayConfig& config, SnapshotHolder& snap
       config_(config),
       snapshots_(snapshots),
       draining_(draining),
-      io_(std::in_place, 1),
+      io_(std::make_unique<net::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO)),
       pool_(std::in_place, io_->get_executor()),
       rng_(0x9E3779B97F4A7C15ull * (index + 1) ^ static_cast<std::uint64_t>(std::random_device{}())),
       metrics_(metrics) {}
@@ -36,7 +36,14 @@ Worker::~Worker() {
   join();
   acceptor_.reset();
   pool_.reset();
-  io_.reset();  // ends the session frames while the list and counters they touch still live
+  if (sessions() > 0) {
+    // Stopped with requests in flight (the drain ran out of time): their frames park each
+    // other's handlers, so destroying the loop would unwind them in no good order. The process
+    // is exiting; let the OS reclaim them.
+    (void)io_.release();
+    return;
+  }
+  io_.reset();
 }
 
 tcp::endpoint Worker::listen(const tcp::endpoint& address) {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -66,7 +67,7 @@ class Worker {
   std::atomic<int> live_sessions_{0};
   // ~Worker resets these in reverse order: sockets before their io_context, and the io_context
   // (whose destruction ends the session frames) while everything the sessions use still lives.
-  std::optional<net::io_context> io_;
+  std::unique_ptr<net::io_context> io_;
   std::optional<tcp::acceptor> acceptor_;
   std::optional<UpstreamPool> pool_;
   Rng rng_;
