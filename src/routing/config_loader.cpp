@@ -478,13 +478,25 @@ GatewayConfig Loader::load(const YAML::Node& root) {
 GatewayConfig load_config_string(const std::string& yaml, const std::string& name) {
   YAML::Node root;
   try {
-    root = YAML::Load(yaml);
+    root = YAML::Load(yaml);  // not LoadAll: it loops forever on some malformed input
   } catch (const YAML::ParserException& e) {
     std::string message = e.msg;
     if (has_bare_ipv6(line_of(yaml, e.mark.line))) {
       message += " (quote IPv6 addresses in YAML: \"[::1]:8000\")";
     }
     throw ConfigError({{name, e.mark.line + 1, e.mark.column + 1, "", std::move(message)}});
+  }
+  const YamlOutline outline = outline_yaml(yaml);
+  if (root.IsNull() && outline.first_line >= 0 && outline.first_text != "~" &&
+      !outline.first_text.starts_with("null")) {
+    // yaml-cpp returns an empty document for some malformed starts: never read that as "defaults".
+    throw ConfigError({{name, outline.first_line + 1, outline.first_column + 1, "",
+                        "expected a map of settings (key: value)"}});
+  }
+  if (outline.second_document_line >= 0) {
+    // Load() reads the first document only; a second one would be silently ignored.
+    throw ConfigError({{name, outline.second_document_line + 1, 1, "",
+                        "the file holds more than one YAML document; write one"}});
   }
   Loader loader(name);
   GatewayConfig config = loader.load(root);

@@ -203,4 +203,29 @@ bool has_bare_ipv6(std::string_view line) {
   return false;
 }
 
+YamlOutline outline_yaml(std::string_view text) {
+  YamlOutline outline;
+  for (int index = 0; !text.empty(); ++index) {
+    const std::size_t newline = text.find('\n');
+    std::string_view line = text.substr(0, newline);
+    text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const std::size_t start = line.find_first_not_of(" \t");
+    if (start == std::string_view::npos || line[start] == '#') continue;
+    const bool marker = (line.starts_with("---") || line.starts_with("...")) &&
+                        (line.size() == 3 || line[3] == ' ' || line[3] == '\t');
+    if (marker && line.starts_with("---") && outline.first_line >= 0) {
+      outline.second_document_line = index;
+      break;
+    }
+    if (marker || line.front() == '%') continue;
+    if (outline.first_line < 0) {
+      outline.first_line = index;
+      outline.first_column = static_cast<int>(start);
+      outline.first_text = line.substr(start);
+    }
+  }
+  return outline;
+}
+
 }  // namespace infergate
