@@ -283,6 +283,7 @@ net::awaitable<void> Session::linger_close() {
 net::awaitable<Session::ReadResult> Session::read_request() {
   const GatewayConfig& config = worker_.config();
   expired_ = Phase::none;
+  read_hint_ = kReadChunk;
   routed_model_ = {};
   snapshot_.reset();
   message_.clear();
@@ -309,6 +310,11 @@ net::awaitable<Session::ReadResult> Session::read_request() {
     if (!header_done && request_->is_header_done()) {
       header_done = true;
       request_->eager(true);
+      // A large body comes in reads as large as the buffer allows (fewer system calls); the
+      // buffer only grows for connections that send such bodies.
+      if (const auto length = request_->content_length(); length && *length > kReadChunk) {
+        read_hint_ = static_cast<std::size_t>(*length);
+      }
       if (request_->expect_continue() && !request_->is_done() && in_.size() == 0 &&
           request_->version() >= 11) {
         std::array<net::const_buffer, 1> interim{net::buffer(kContinue)};
@@ -348,7 +354,7 @@ net::awaitable<Session::ReadResult> Session::read_request() {
 }
 
 std::size_t Session::read_room(Buffer& buffer) const noexcept {
-  return std::min(kReadChunk, buffer.max_size() - buffer.size());
+  return std::min(&buffer == &in_ ? read_hint_ : kReadChunk, buffer.max_size() - buffer.size());
 }
 
 net::awaitable<bool> Session::dispatch() {

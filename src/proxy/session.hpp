@@ -153,6 +153,7 @@ class Session final : public SessionHook {
   bool relay_keep_ = false;
   bool relaying_ = false;
   bool read_pending_ = false;
+  std::size_t read_hint_ = 16 * 1024;  // bytes the next client read asks for
   boost::system::error_code read_error_;
   ReadWaiter read_waiter_;
   std::string peer_ip_;
