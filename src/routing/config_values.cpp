@@ -203,7 +203,7 @@ bool has_bare_ipv6(std::string_view line) {
   return false;
 }
 
-YamlOutline outline_yaml(std::string_view text) {
+YamlOutline first_content(std::string_view text) {
   YamlOutline outline;
   for (int index = 0; !text.empty(); ++index) {
     const std::size_t newline = text.find('\n');
@@ -214,16 +214,11 @@ YamlOutline outline_yaml(std::string_view text) {
     if (start == std::string_view::npos || line[start] == '#') continue;
     const bool marker = (line.starts_with("---") || line.starts_with("...")) &&
                         (line.size() == 3 || line[3] == ' ' || line[3] == '\t');
-    if (marker && line.starts_with("---") && outline.first_line >= 0) {
-      outline.second_document_line = index;
-      break;
-    }
     if (marker || line.front() == '%') continue;
-    if (outline.first_line < 0) {
-      outline.first_line = index;
-      outline.first_column = static_cast<int>(start);
-      outline.first_text = line.substr(start);
-    }
+    outline.first_line = index;
+    outline.first_column = static_cast<int>(start);
+    outline.first_text = line.substr(start);
+    break;
   }
   return outline;
 }

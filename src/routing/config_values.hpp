@@ -26,16 +26,14 @@ std::string_view line_of(std::string_view text, int line);
 // True when `line` holds an unquoted "[v6]:port", which YAML reads as a list and then fails on.
 bool has_bare_ipv6(std::string_view line);
 
-// Where a YAML text's content starts and whether a second document follows (a "---" line at
-// column 0 after content), found on the text: yaml-cpp 0.7's Load() returns an empty node for
-// some malformed starts (", a") and its LoadAll() never returns on them. Lines are 0-based; -1
-// when absent. Comments, blank lines, directives and document markers are not content.
+// Where a YAML text's content starts, found on the text: yaml-cpp 0.7's Load() returns an
+// empty node for some malformed starts (", a"). Lines and columns are 0-based, -1 when there is
+// no content. Comments, blank lines, directives and document markers are not content.
 struct YamlOutline {
   int first_line = -1;
   int first_column = -1;
   std::string_view first_text;  // the first content line, from its first non-blank character
-  int second_document_line = -1;
 };
-YamlOutline outline_yaml(std::string_view text);
+YamlOutline first_content(std::string_view text);
 
 }  // namespace infergate

@@ -188,7 +188,10 @@ TEST_CASE("each mistake is located: line, column, field") {
       {"listen: 127.0.0.1:80\nadmin: 127.0.0.1:80\n", 2, 8, "admin", "same address"},
       {"pools: []\npools: []\n", 2, 1, "pools", "duplicate key (first at line 1)"},
       {"listen: [1.2.3.4:80\n", 2, 1, "", ""},  // YAML syntax error, located
-      {"workers: 2\n---\nworkers: 3\n", 2, 1, "", "more than one YAML document"},
+      {"workers: 2\n---\nworkers: 3\n", 3, 1, "", "must be one document"},
+      {"workers: 2\n%models:\n  - x\n", 3, 3, "", "must be one document"},
+      {" workers: 2\nmax_attempts: 2\n", 2, 1, "", "must be one document"},
+      {"workers: 2\n---\n", 0, 0, "", ""},  // an empty second document is nothing
       {"---\nworkers: 2\n...\n", 0, 0, "", ""},  // markers around one document: fine
       {"# comment\n\n, a\nworkers: 2\n", 3, 1, "", "expected a map"},
       {"  , 8003 is the canary\nworkers: 2\n", 1, 3, "", "expected a map"},
