@@ -13,8 +13,14 @@ namespace {
 
 // Time to first byte spans cached answers (sub-millisecond) to long prefills (minutes).
 const prometheus::Histogram::BucketBoundaries kFirstByteBuckets{
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-    1,      2.5,   5,      10,    30,   60,    120,  300};
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+    0.5,    1,     2.5,    5,     10,   30,    60,   120, 300};
+
+// A whole request: from milliseconds (cached, embeddings) to many minutes (long generations).
+const prometheus::Histogram::BucketBoundaries kDurationBuckets{
+    0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8,  1.0,  1.25, 1.5, 2,
+    3,     4,     5,    6,   8,   10,  15,  20,   30,   45,   60,  120,
+    180,   240,   300,  360, 480, 600, 900, 1200, 1800, 2700, 3600};
 
 }  // namespace
 
@@ -41,11 +47,29 @@ Metrics::Metrics()
                   .Help("Attempts moved to another endpoint or connection before any response byte")
                   .Register(*registry_)
                   .Add({})),
-      client_aborts(prometheus::BuildCounter()
-                        .Name("infergate_client_aborts_total")
-                        .Help("Clients that closed their connection before the response's last byte")
-                        .Register(*registry_)
-                        .Add({})){}
+      client_aborts(
+          prometheus::BuildCounter()
+              .Name("infergate_client_aborts_total")
+              .Help("Clients that closed their connection before the response's last byte")
+              .Register(*registry_)
+              .Add({})),
+      model_requests(prometheus::BuildCounter()
+                         .Name("inference_model_request_total")
+                         .Help("Requests forwarded, by requested and served model")
+                         .Register(*registry_)),
+      model_errors(prometheus::BuildCounter()
+                       .Name("inference_model_request_error_total")
+                       .Help("Forwarded requests that failed, by requested and served model")
+                       .Register(*registry_)),
+      model_duration(
+          prometheus::BuildHistogram()
+              .Name("inference_model_request_duration_seconds")
+              .Help("Request forwarded -> last response byte, by requested and served model")
+              .Register(*registry_)),
+      model_running(prometheus::BuildGauge()
+                        .Name("inference_model_running_requests")
+                        .Help("Forwarded requests not yet finished, by requested model")
+                        .Register(*registry_)) {}
 
 Metrics::~Metrics() = default;
 
@@ -94,6 +118,41 @@ void WorkerMetrics::first_byte(const EndpointPtr& endpoint, double seconds) {
     it = first_byte_.emplace(endpoint.get(), std::make_pair(endpoint, &histogram)).first;
   }
   it->second.second->Observe(seconds);
+}
+
+WorkerMetrics::ModelSeries& WorkerMetrics::model(std::string_view model, std::string_view target) {
+  auto it = models_.find(PairView{model, target});
+  if (it == models_.end()) {
+    auto series = std::make_unique<ModelSeries>();
+    series->model.assign(model);
+    series->target.assign(target);
+    const prometheus::Labels labels{{"model_name", series->model},
+                                    {"target_model_name", series->target}};
+    series->requests = &metrics_.model_requests.Add(labels);
+    series->duration = &metrics_.model_duration.Add(labels, kDurationBuckets);
+    series->running = &metrics_.model_running.Add({{"model_name", series->model}});
+    it = models_.emplace(std::make_pair(series->model, series->target), std::move(series)).first;
+  }
+  return *it->second;
+}
+
+void WorkerMetrics::model_started(ModelSeries& series) {
+  series.requests->Increment();
+  series.running->Increment();
+}
+
+void WorkerMetrics::model_finished(ModelSeries& series, double seconds, const ErrorKind* error) {
+  series.running->Decrement();
+  series.duration->Observe(seconds);
+  if (!error) return;
+  const ErrorKind kind = *error;
+  auto& slot = series.errors[static_cast<std::size_t>(kind)];
+  if (!slot) {
+    slot = &metrics_.model_errors.Add({{"model_name", series.model},
+                                       {"target_model_name", series.target},
+                                       {"error_code", std::string(describe(kind).reason)}});
+  }
+  slot->Increment();
 }
 
 void WorkerMetrics::retry() { metrics_.retries.Increment(); }

@@ -40,12 +40,18 @@ class Metrics {
   std::shared_ptr<prometheus::Registry> registry_;  // first: the families below live in it
 
  public:
-  prometheus::Family<prometheus::Counter>& requests;    // {model, code}
-  prometheus::Family<prometheus::Counter>& errors;      // {reason, code}
+  prometheus::Family<prometheus::Counter>& requests;      // {model, code}
+  prometheus::Family<prometheus::Counter>& errors;        // {reason, code}
   prometheus::Family<prometheus::Histogram>& first_byte;  // {endpoint}
-  prometheus::Family<prometheus::Gauge>& in_flight;     // {endpoint}
+  prometheus::Family<prometheus::Gauge>& in_flight;       // {endpoint}
   prometheus::Counter& retries;        // next endpoint / fresh connection tried before any byte
   prometheus::Counter& client_aborts;  // client left before the response's last byte
+
+  // The Inference Extension's names, so its dashboards and alerts work on this gateway too.
+  prometheus::Family<prometheus::Counter>& model_requests;    // {model_name, target_model_name}
+  prometheus::Family<prometheus::Counter>& model_errors;      // {..., error_code}
+  prometheus::Family<prometheus::Histogram>& model_duration;  // {model_name, target_model_name}
+  prometheus::Family<prometheus::Gauge>& model_running;       // {model_name}
 };
 
 // One worker's view: lock-free after the first use of each label combination.
@@ -60,7 +66,44 @@ class WorkerMetrics {
   void retry();
   void client_abort();
 
+  // The per-model series of one forwarded request: requested model, served (target) model.
+  struct ModelSeries {
+    prometheus::Counter* requests = nullptr;
+    prometheus::Histogram* duration = nullptr;
+    prometheus::Gauge* running = nullptr;
+    std::array<prometheus::Counter*, 32> errors{};
+    std::string model, target;
+  };
+  ModelSeries& model(std::string_view model, std::string_view target);
+  void model_started(ModelSeries& series);
+  // `error`: what the request failed with, if it did (a refusal or the server dying mid-stream).
+  void model_finished(ModelSeries& series, double seconds, const ErrorKind* error);
+
  private:
+  struct PairView {
+    std::string_view model, target;
+  };
+  struct PairHash {
+    using is_transparent = void;
+    std::size_t operator()(const PairView& k) const noexcept {
+      return std::hash<std::string_view>{}(k.model) * 31 + std::hash<std::string_view>{}(k.target);
+    }
+    std::size_t operator()(const std::pair<std::string, std::string>& k) const noexcept {
+      return (*this)(PairView{k.first, k.second});
+    }
+  };
+  struct PairEq {
+    using is_transparent = void;
+    static PairView view(const PairView& v) noexcept { return v; }
+    static PairView view(const std::pair<std::string, std::string>& p) noexcept {
+      return {p.first, p.second};
+    }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      return view(a).model == view(b).model && view(a).target == view(b).target;
+    }
+  };
+
   struct Key {
     std::string model;
     unsigned status;
@@ -74,7 +117,9 @@ class WorkerMetrics {
     std::size_t operator()(const KeyView& k) const noexcept {
       return std::hash<std::string_view>{}(k.model) * 31 + k.status;
     }
-    std::size_t operator()(const Key& k) const noexcept { return (*this)(KeyView{k.model, k.status}); }
+    std::size_t operator()(const Key& k) const noexcept {
+      return (*this)(KeyView{k.model, k.status});
+    }
   };
   struct KeyEq {
     using is_transparent = void;
@@ -88,6 +133,9 @@ class WorkerMetrics {
   std::unordered_map<Key, prometheus::Counter*, KeyHash, KeyEq> requests_;
   std::array<prometheus::Counter*, 32> errors_{};
   std::unordered_map<const Endpoint*, std::pair<EndpointPtr, prometheus::Histogram*>> first_byte_;
+  std::unordered_map<std::pair<std::string, std::string>, std::unique_ptr<ModelSeries>, PairHash,
+                     PairEq>
+      models_;
 };
 
 }  // namespace infergate::proxy

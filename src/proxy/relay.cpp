@@ -53,9 +53,18 @@ net::awaitable<bool> Session::forward(const RequestFacts& facts, const Decision&
   // prefill or mid-stream) closes the upstream connection at once (on_client_read).
   relaying_ = true;
   start_client_read();
+  relay_error_.reset();
+  const std::string_view served =
+      decision.rewrite() ? std::string_view(decision.target->served_model) : decision.model->name;
+  WorkerMetrics::ModelSeries& series = worker_.metrics().model(decision.model->name, served);
+  worker_.metrics().model_started(series);
+  const auto started = Clock::now();
   auto op = relay(decision, body);
   co_await std::move(op);
   relaying_ = false;
+  worker_.metrics().model_finished(
+      series, std::chrono::duration<double>(Clock::now() - started).count(),
+      relay_error_ ? &*relay_error_ : nullptr);
   if (client_gone_) {
     worker_.metrics().client_abort();
     co_return false;
@@ -165,6 +174,7 @@ net::awaitable<void> Session::relay(const Decision& decision, std::string_view b
     message_ += decision.target && decision.target->pool ? decision.target->pool->name : "";
     message_ += "' accepted a connection; retry later.";
   }
+  relay_error_ = failure;
   auto refusal = refuse(failure);
   relay_keep_ = co_await std::move(refusal);
 }
@@ -318,6 +328,7 @@ net::awaitable<void> Session::stream(UpstreamLease& lease, const EndpointPtr& en
 
 net::awaitable<void> Session::end_stream_with_error(bool sse) {
   worker_.metrics().error(ErrorKind::upstream_died);
+  relay_error_ = ErrorKind::upstream_died;
   relay_keep_ = false;
   if (!sse) co_return;  // the client sees the connection close before the end of the body
   // A final SSE event the client can parse, then a clean end of the chunked body.

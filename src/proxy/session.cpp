@@ -19,7 +19,6 @@ namespace {
 
 using namespace boost::asio::experimental::awaitable_operators;
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
-constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 // `created` of every model in /v1/models: when this process started.
@@ -104,51 +103,6 @@ void Session::on_drain() {
   }
 }
 
-void Session::set_deadline(Phase phase, std::chrono::milliseconds after) {
-  phase_ = phase;
-  deadline_ = Clock::now() + after;
-  // Later deadlines only move a number: the watchdog re-arms when it wakes. A sooner one must
-  // wake it now.
-  if (deadline_ < armed_) timer_.cancel();
-}
-
-net::awaitable<void> Session::watchdog() {
-  co_await net::this_coro::throw_if_cancelled(false);
-  for (;;) {
-    armed_ = deadline_;
-    timer_.expires_at(armed_);
-    auto wait = timer_.async_wait(kTuple);
-    co_await std::move(wait);
-    if (finished_) co_return;
-    auto state = co_await net::this_coro::cancellation_state;
-    if (state.cancelled() != net::cancellation_type::none) co_return;
-    if (Clock::now() >= deadline_) {
-      deadline_ = Clock::time_point::max();
-      on_expired();
-    }
-  }
-}
-
-void Session::on_expired() {
-  expired_ = phase_;
-  boost::system::error_code ignored;
-  switch (phase_) {
-    case Phase::connect:
-    case Phase::first_byte:
-      if (upstream_ && *upstream_) upstream_->socket().close(ignored);
-      break;
-    case Phase::streaming:
-      if (upstream_ && *upstream_) upstream_->socket().close(ignored);
-      client_.cancel(ignored);
-      break;
-    case Phase::none:
-      break;
-    default:
-      client_.cancel(ignored);
-      break;
-  }
-}
-
 net::awaitable<void> Session::serve() {
   co_await net::this_coro::throw_if_cancelled(false);
   boost::system::error_code ec;
@@ -175,91 +129,6 @@ net::awaitable<void> Session::serve() {
   co_await std::move(settle);
   finished_ = true;
   client_.close(ec);
-}
-
-void Session::start_client_read() {
-  if (read_pending_ || read_error_) return;
-  const std::size_t room = read_room(in_);
-  if (room == 0) return;  // a full buffer: nothing more to learn until it is parsed
-  read_pending_ = true;
-  client_.async_read_some(in_.prepare(room), [this](boost::system::error_code ec, std::size_t n) {
-    on_client_read(ec, n);
-  });
-}
-
-void Session::on_client_read(boost::system::error_code ec, std::size_t n) {
-  read_pending_ = false;
-  if (!ec) {
-    in_.commit(n);
-  } else {
-    read_error_ = ec;
-  }
-  if (read_waiter_) {
-    read_waiter_.complete(ec);
-    return;
-  }
-  if (!relaying_) return;
-  if (!ec) {
-    start_client_read();  // bytes of the next pipelined request: keep them, keep watching
-  } else if (ec != net::error::operation_aborted) {
-    // The client left. Closing the upstream connection is how the model server learns to stop
-    // generating; the relay then ends on its own.
-    client_gone_ = true;
-    if (upstream_ && *upstream_) {
-      boost::system::error_code ignored;
-      upstream_->socket().close(ignored);
-    }
-  }
-}
-
-namespace {
-
-// Parks the caller's completion handler as the session's read waiter.
-struct WaitForRead {
-  ReadWaiter* waiter;
-  template <typename Handler>
-  void operator()(Handler&& handler) const {
-    waiter->park(std::forward<Handler>(handler));
-  }
-};
-
-}  // namespace
-
-net::awaitable<boost::system::error_code> Session::wait_client_read() {
-  if (read_error_) co_return read_error_;
-  start_client_read();
-  if (!read_pending_) co_return net::error::no_buffer_space;
-  auto wait = net::async_initiate<decltype(kTuple), void(boost::system::error_code)>(
-      WaitForRead{&read_waiter_}, kTuple);
-  auto [ec] = co_await std::move(wait);
-  co_return ec;
-}
-
-net::awaitable<void> Session::settle_client_read() {
-  while (read_pending_) {
-    boost::system::error_code ignored;
-    client_.cancel(ignored);
-    auto wait = net::async_initiate<decltype(kTuple), void(boost::system::error_code)>(
-        WaitForRead{&read_waiter_}, kTuple);
-    co_await std::move(wait);
-  }
-}
-
-net::awaitable<boost::system::error_code> Session::write_fully(tcp::socket& socket,
-                                                              std::span<net::const_buffer> buffers) {
-  boost::system::error_code ec;
-  std::size_t written = socket.write_some(buffers, ec);
-  if (ec && ec != net::error::would_block && ec != net::error::try_again) co_return ec;
-  std::size_t first = 0;
-  while (first < buffers.size() && written >= buffers[first].size()) {
-    written -= buffers[first].size();
-    ++first;
-  }
-  if (first == buffers.size()) co_return boost::system::error_code{};
-  buffers[first] += written;
-  auto write = net::async_write(socket, buffers.subspan(first), kTuple);
-  auto [wec, n] = co_await std::move(write);
-  co_return wec;
 }
 
 net::awaitable<void> Session::linger_close() {
@@ -351,10 +220,6 @@ net::awaitable<Session::ReadResult> Session::read_request() {
       co_return ReadResult::closed;  // the client closed, an idle timeout, or the drain
     }
   }
-}
-
-std::size_t Session::read_room(Buffer& buffer) const noexcept {
-  return std::min(&buffer == &in_ ? read_hint_ : kReadChunk, buffer.max_size() - buffer.size());
 }
 
 net::awaitable<bool> Session::dispatch() {

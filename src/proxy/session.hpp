@@ -29,6 +29,9 @@
 
 namespace infergate::proxy {
 
+// What one read asks for by default; large bodies ask for more (Session::read_room).
+inline constexpr std::size_t kReadChunk = 16 * 1024;
+
 // Serves one accepted client connection until it closes.
 net::awaitable<void> run_session(Worker& worker, tcp::socket socket);
 
@@ -98,7 +101,8 @@ class Session final : public SessionHook {
   enum class Attempt : std::uint8_t { head, stale, failed, timeout, gone };
   using Buffer = boost::beast::flat_buffer;
 
-  // session.cpp: the connection, local routes, refusals, deadlines.
+  // session.cpp: the connection, local routes, refusals; session_io.cpp: deadlines, reads,
+  // writes.
   net::awaitable<void> serve();
   net::awaitable<void> watchdog();
   net::awaitable<ReadResult> read_request();
@@ -151,9 +155,10 @@ class Session final : public SessionHook {
   bool client_gone_ = false;
   bool linger_ = false;  // close after a refusal that left request bytes unread
   bool relay_keep_ = false;
+  std::optional<ErrorKind> relay_error_;  // what a forwarded request failed with, for metrics
   bool relaying_ = false;
   bool read_pending_ = false;
-  std::size_t read_hint_ = 16 * 1024;  // bytes the next client read asks for
+  std::size_t read_hint_ = kReadChunk;  // bytes the next client read asks for
   boost::system::error_code read_error_;
   ReadWaiter read_waiter_;
   std::string peer_ip_;

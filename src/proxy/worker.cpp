@@ -8,6 +8,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
@@ -78,10 +79,11 @@ net::awaitable<void> Worker::accept_loop() {
     auto [ec, socket] = co_await std::move(accept);
     if (ec) {
       if (ec == net::error::operation_aborted || !acceptor_->is_open()) co_return;
-      // EMFILE and friends: let other events run before trying again.
+      // EMFILE and friends: back off a little instead of spinning on the error.
       spdlog::warn("worker={} accept: {}", index_, ec.message());
-      auto yield = net::post(executor, net::use_awaitable);
-      co_await std::move(yield);
+      net::steady_timer pause(executor, std::chrono::milliseconds(50));
+      auto wait = pause.async_wait(net::as_tuple(net::use_awaitable));
+      co_await std::move(wait);
       continue;
     }
     net::co_spawn(executor, run_session(*this, std::move(socket)),

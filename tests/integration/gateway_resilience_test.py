@@ -188,6 +188,11 @@ class GatewayResilienceTest(unittest.TestCase):
                                         code="404"), 1)
         self.assertEqual(harness.metric(samples, "infergate_upstream_first_byte_seconds_count"), 1)
         self.assertEqual(harness.metric(samples, "infergate_endpoint_in_flight"), 0)
+        # The Inference Extension's names, for its dashboards.
+        self.assertEqual(harness.metric(samples, "inference_model_request_total", model_name=MODEL,
+                                        target_model_name=MODEL), 1)
+        self.assertEqual(harness.metric(samples, "inference_model_running_requests", model_name=MODEL), 0)
+        self.assertEqual(harness.metric(samples, "inference_model_request_duration_seconds_count"), 1)
 
     # --- drain -----------------------------------------------------------------------------
 
