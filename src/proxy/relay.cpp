@@ -120,15 +120,34 @@ void Session::build_upstream_head(std::size_t content_length, const Decision& de
   upstream_head_ += "\r\n\r\n";
 }
 
+void Session::order_attempts(const Decision& decision) {
+  // The scheduler's order, except that endpoints whose connect failed lately go last.
+  attempt_order_.clear();
+  const std::size_t n = decision.endpoints.size();
+  UpstreamPool& pool = worker_.pool();
+  if (!pool.any_cooling()) {
+    for (std::uint32_t i = 0; i < n; ++i) attempt_order_.push_back(i);
+    return;
+  }
+  const auto now = Clock::now();
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (!pool.cooling(decision.endpoints[i], now)) attempt_order_.push_back(i);
+  }
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (pool.cooling(decision.endpoints[i], now)) attempt_order_.push_back(i);
+  }
+}
+
 net::awaitable<void> Session::relay(const Decision& decision, std::string_view body) {
   const GatewayConfig& config = worker_.config();
+  order_attempts(decision);
   const std::size_t tries =
-      std::min<std::size_t>(decision.endpoints.size(), std::max(1u, config.max_attempts));
+      std::min<std::size_t>(attempt_order_.size(), std::max(1u, config.max_attempts));
   ErrorKind failure = ErrorKind::no_ready_endpoint;
   bool fresh_only = false;  // after a stale pooled connection: a new one to the same endpoint
   std::size_t index = 0;
   while (index < tries) {
-    const EndpointPtr& endpoint = decision.endpoints[index];
+    const EndpointPtr& endpoint = decision.endpoints[attempt_order_[index]];
     InFlight in_flight(endpoint);
     UpstreamLease lease;
     if (!fresh_only) lease = worker_.pool().take(endpoint);
@@ -141,11 +160,13 @@ net::awaitable<void> Session::relay(const Decision& decision, std::string_view b
       if (client_gone_) co_return;
       if (ec) {
         SPDLOG_DEBUG("connect endpoint={} error={}", endpoint->name, ec.message());
+        worker_.pool().connect_failed(endpoint);
         ++index;
         fresh_only = false;
         if (index < tries) worker_.metrics().retry();
         continue;
       }
+      worker_.pool().connect_succeeded(endpoint);
     }
     UpstreamInUse in_use(upstream_, lease);
     const auto sent_at = Clock::now();

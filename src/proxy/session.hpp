@@ -139,6 +139,7 @@ class Session final : public SessionHook {
   net::awaitable<void> stream(UpstreamLease& lease, const EndpointPtr& endpoint);
   net::awaitable<void> end_stream_with_error(bool chunked);
   void build_upstream_head(std::size_t content_length, const Decision& decision);
+  void order_attempts(const Decision& decision);
   void build_response_head(const Endpoint& endpoint, bool chunked, bool close);
   bool write_pieces(bool chunked, bool last);  // fills iov_; false when there is nothing to write
   std::size_t read_room(Buffer& buffer) const noexcept;
@@ -171,6 +172,7 @@ class Session final : public SessionHook {
   std::string body_;
   std::string rewritten_;
   std::string upstream_head_;
+  std::vector<std::uint32_t> attempt_order_;  // indices into the decision's endpoints
   std::string message_;     // a refusal's specific message
   std::string local_body_;  // a local answer's body
   std::string extra_;       // a local answer's extra header lines

@@ -1,6 +1,8 @@
 // Per-worker upstream keep-alive pool: LIFO reuse, bounded idle count, idle expiry.
 #include "proxy/upstream_pool.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -120,6 +122,32 @@ void UpstreamPool::put(const EndpointPtr& endpoint, tcp::socket socket) {
     return;
   }
   s.idle.push_back(Idle{std::move(socket), now});
+}
+
+bool UpstreamPool::cooling(const EndpointPtr& endpoint, Clock::time_point now) {
+  const Slot& s = slot(endpoint);
+  return s.failures > 0 && now < s.cool_until;
+}
+
+void UpstreamPool::connect_failed(const EndpointPtr& endpoint) {
+  Slot& s = slot(endpoint);
+  if (s.failures == 0) ++cooling_;
+  s.failures = std::min(s.failures + 1, 16u);
+  const auto backoff = std::min<std::chrono::milliseconds::rep>(1000ll << (s.failures - 1), 30'000);
+  s.cool_until = Clock::now() + std::chrono::milliseconds(backoff);
+}
+
+void UpstreamPool::connect_succeeded(const EndpointPtr& endpoint) {
+  if (cooling_ == 0) return;
+  Slot& s = slot(endpoint);
+  if (s.failures == 0) return;
+  s.failures = 0;
+  --cooling_;
+}
+
+void UpstreamPool::expire_idle() {
+  const auto now = Clock::now();
+  for (auto& [key, s] : slots_) expire(s, now);
 }
 
 void UpstreamPool::close_idle() {

@@ -59,6 +59,7 @@ tcp::endpoint Worker::listen(const tcp::endpoint& address) {
 
 void Worker::start() {
   net::co_spawn(*io_, accept_loop(), net::detached);
+  net::co_spawn(*io_, sweep_loop(), net::detached);
   thread_ = std::thread([this] {
     for (;;) {
       try {
@@ -95,6 +96,17 @@ net::awaitable<void> Worker::accept_loop() {
                       spdlog::error("session ended by exception: {}", ex.what());
                     }
                   });
+  }
+}
+
+net::awaitable<void> Worker::sweep_loop() {
+  net::steady_timer timer(*io_);
+  while (!draining()) {
+    timer.expires_after(std::chrono::seconds(1));
+    auto wait = timer.async_wait(net::as_tuple(net::use_awaitable));
+    auto [ec] = co_await std::move(wait);
+    if (ec) co_return;
+    pool_->expire_idle();
   }
 }
 

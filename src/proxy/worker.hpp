@@ -58,6 +58,7 @@ class Worker {
 
  private:
   net::awaitable<void> accept_loop();
+  net::awaitable<void> sweep_loop();
 
   unsigned index_;
   const GatewayConfig& config_;
