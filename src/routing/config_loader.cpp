@@ -13,11 +13,11 @@
 #include <tuple>
 
 #include <fmt/format.h>
-#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "infergate/config.hpp"
 #include "routing/config_values.hpp"
+#include "routing/yaml_document.hpp"
 
 namespace infergate {
 namespace {
@@ -474,80 +474,11 @@ GatewayConfig Loader::load(const YAML::Node& root) {
   return config;
 }
 
-// Notes where a document's first content is; builds nothing.
-class ContentProbe final : public YAML::EventHandler {
- public:
-  std::optional<YAML::Mark> first;
-
-  void OnDocumentStart(const YAML::Mark&) override {}
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { note(mark); }
-  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                const std::string&) override {
-    note(mark);
-  }
-  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {
-    note(mark);
-  }
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {
-    note(mark);
-  }
-  void OnMapEnd() override {}
-
- private:
-  void note(const YAML::Mark& mark) {
-    if (!first) first = mark;
-  }
-};
-
-// yaml-cpp's Load() reads the first document and ignores the rest without a word: after a
-// "---", a '%' line, or a line indented less than the first ("%models:" or a stray leading
-// space would drop settings). The issue for content after the first document, if any. At most
-// two documents are read: LoadAll() never returns on some malformed input.
-std::optional<ConfigIssue> content_after_first_document(const std::string& yaml,
-                                                        const std::string& name) {
-  std::istringstream stream(yaml);
-  YAML::Parser parser(stream);
-  ContentProbe first_document, second_document;
-  try {
-    if (!parser.HandleNextDocument(first_document)) return std::nullopt;
-    if (!parser.HandleNextDocument(second_document) || !second_document.first) return std::nullopt;
-  } catch (const YAML::ParserException& e) {
-    return ConfigIssue{name, e.mark.line + 1, e.mark.column + 1, "", e.msg};
-  }
-  const YAML::Mark& mark = *second_document.first;
-  return ConfigIssue{name, mark.line + 1, mark.column + 1, "",
-                     "the YAML document ended before this line (indentation above, '---' or a "
-                     "'%' directive): the config must be one document"};
-}
-
 }  // namespace
 
 GatewayConfig load_config_string(const std::string& yaml, const std::string& name) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml);  // not LoadAll: it loops forever on some malformed input
-  } catch (const YAML::ParserException& e) {
-    std::string message = e.msg;
-    if (has_bare_ipv6(line_of(yaml, e.mark.line))) {
-      message += " (quote IPv6 addresses in YAML: \"[::1]:8000\")";
-    }
-    throw ConfigError({{name, e.mark.line + 1, e.mark.column + 1, "", std::move(message)}});
-  }
-  const YamlOutline outline = first_content(yaml);
-  if (root.IsNull() && outline.first_line >= 0 && outline.first_text != "~" &&
-      !outline.first_text.starts_with("null")) {
-    // yaml-cpp returns an empty document for some malformed starts: never read that as "defaults".
-    throw ConfigError({{name, outline.first_line + 1, outline.first_column + 1, "",
-                        "expected a map of settings (key: value)"}});
-  }
-  if (auto rest = content_after_first_document(yaml, name)) throw ConfigError({std::move(*rest)});
   Loader loader(name);
-  GatewayConfig config = loader.load(root);
+  GatewayConfig config = loader.load(parse_yaml_document(yaml, name));
   if (!loader.issues().empty()) throw ConfigError(std::move(loader.issues()));
   return config;
 }

@@ -179,48 +179,4 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-std::string_view line_of(std::string_view text, int line) {
-  for (int i = 0; i < line; ++i) {
-    const std::size_t newline = text.find('\n');
-    if (newline == std::string_view::npos) return {};
-    text.remove_prefix(newline + 1);
-  }
-  return text.substr(0, text.find('\n'));
-}
-
-// "[::1]:8000" written without quotes: YAML reads a list and then stumbles on ":8000".
-bool has_bare_ipv6(std::string_view line) {
-  for (std::size_t open = line.find('['); open != std::string_view::npos;
-       open = line.find('[', open + 1)) {
-    const std::size_t close = line.find("]:", open);
-    if (close == std::string_view::npos) return false;
-    const std::string_view inside = line.substr(open + 1, close - open - 1);
-    if (inside.find(':') != std::string_view::npos &&
-        inside.find_first_not_of("0123456789abcdefABCDEF:.") == std::string_view::npos) {
-      return true;
-    }
-  }
-  return false;
-}
-
-YamlOutline first_content(std::string_view text) {
-  YamlOutline outline;
-  for (int index = 0; !text.empty(); ++index) {
-    const std::size_t newline = text.find('\n');
-    std::string_view line = text.substr(0, newline);
-    text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    const std::size_t start = line.find_first_not_of(" \t");
-    if (start == std::string_view::npos || line[start] == '#') continue;
-    const bool marker = (line.starts_with("---") || line.starts_with("...")) &&
-                        (line.size() == 3 || line[3] == ' ' || line[3] == '\t');
-    if (marker || line.front() == '%') continue;
-    outline.first_line = index;
-    outline.first_column = static_cast<int>(start);
-    outline.first_text = line.substr(start);
-    break;
-  }
-  return outline;
-}
-
 }  // namespace infergate

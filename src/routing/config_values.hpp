@@ -20,20 +20,4 @@ std::optional<Millis> parse_duration(std::string_view s);
 // For messages: Levenshtein distance, to suggest a known key for a misspelt one.
 std::size_t edit_distance(std::string_view a, std::string_view b);
 
-// Line `line` (0-based) of `text`, without its newline; empty past the end.
-std::string_view line_of(std::string_view text, int line);
-
-// True when `line` holds an unquoted "[v6]:port", which YAML reads as a list and then fails on.
-bool has_bare_ipv6(std::string_view line);
-
-// Where a YAML text's content starts, found on the text: yaml-cpp 0.7's Load() returns an
-// empty node for some malformed starts (", a"). Lines and columns are 0-based, -1 when there is
-// no content. Comments, blank lines, directives and document markers are not content.
-struct YamlOutline {
-  int first_line = -1;
-  int first_column = -1;
-  std::string_view first_text;  // the first content line, from its first non-blank character
-};
-YamlOutline first_content(std::string_view text);
-
 }  // namespace infergate
