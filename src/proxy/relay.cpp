@@ -186,8 +186,11 @@ net::awaitable<void> Session::relay(const Decision& decision, std::string_view b
     }
     worker_.metrics().first_byte(endpoint,
                                  std::chrono::duration<double>(Clock::now() - sent_at).count());
+    attempts_ = static_cast<unsigned>(index + 1);
+    decision_ = &decision;
     auto stream_op = stream(lease, endpoint);
     co_await std::move(stream_op);
+    decision_ = nullptr;
     co_return;
   }
   if (failure == ErrorKind::no_ready_endpoint) {
@@ -259,6 +262,17 @@ void Session::build_response_head(const Endpoint& endpoint, bool chunked, bool c
     append_field(head_, response_fields_.name(i), response_fields_.value(i));
   }
   append_field(head_, "x-gateway-destination-endpoint-served", endpoint.name);
+  if (worker_.config().debug_headers && decision_) {
+    // How the gateway decided, for whoever debugs a route (config: debug_headers).
+    const Target* target = decision_->target;
+    if (target && target->pool) append_field(head_, "x-gateway-pool", target->pool->name);
+    if (target && !target->served_model.empty()) {
+      append_field(head_, "x-gateway-served-model", target->served_model);
+    }
+    head_ += "x-gateway-attempts: ";
+    append_number(head_, attempts_);
+    head_ += kCrlf;
+  }
   if (chunked) head_ += "transfer-encoding: chunked\r\n";
   if (close) head_ += "connection: close\r\n";
   head_ += kCrlf;

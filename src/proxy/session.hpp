@@ -173,6 +173,8 @@ class Session final : public SessionHook {
   std::string rewritten_;
   std::string upstream_head_;
   std::vector<std::uint32_t> attempt_order_;  // indices into the decision's endpoints
+  const Decision* decision_ = nullptr;  // during stream(): for the debug headers
+  unsigned attempts_ = 0;
   std::string message_;     // a refusal's specific message
   std::string local_body_;  // a local answer's body
   std::string extra_;       // a local answer's extra header lines

@@ -152,7 +152,7 @@ class GatewayResilienceTest(unittest.TestCase):
         threading.Thread(target=server.serve_forever, daemon=True).start()
         self.addCleanup(server.server_close)
         self.addCleanup(server.shutdown)
-        gw = self.gateway([server.server_address[1]])
+        gw = self.gateway([server.server_address[1]], "debug_headers: true")
         body = b'{"model":"Qwen/Qwen3-0.6B","messages":[]}'
         status, headers, raw = harness.request(gw.port(), "POST", "/v1/chat/completions", body, headers={
             "Authorization": "Bearer sk-test", "X-Forwarded-For": "10.0.0.1", "TE": "trailers",
@@ -169,6 +169,8 @@ class GatewayResilienceTest(unittest.TestCase):
         for hop in ("te", "x-hop", "connection", "keep-alive"):
             self.assertNotIn(hop, sent)
         self.assertEqual(headers["x-upstream"], "yes")
+        self.assertEqual(headers["x-gateway-pool"], "qwen")  # debug_headers
+        self.assertEqual(headers["x-gateway-attempts"], "1")
         self.assertNotIn("keep-alive", headers)
         self.assertEqual(headers["x-gateway-destination-endpoint-served"],
                          f"127.0.0.1:{server.server_address[1]}")
