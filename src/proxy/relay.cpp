@@ -216,6 +216,7 @@ net::awaitable<Session::Attempt> Session::exchange(UpstreamLease& lease, std::st
   fed_ = 0;
   pieces_.clear();
   response_.emplace(response_fields_, reason_, pieces_);
+  response_->header_limit(static_cast<std::uint32_t>(worker_.config().max_header_bytes));
   bool received = false;
   for (;;) {
     const auto data = upstream_in_.data();
@@ -231,6 +232,7 @@ net::awaitable<Session::Attempt> Session::exchange(UpstreamLease& lease, std::st
         fed_ = 0;
         pieces_.clear();
         response_.emplace(response_fields_, reason_, pieces_);
+        response_->header_limit(static_cast<std::uint32_t>(worker_.config().max_header_bytes));
         continue;
       }
     }
@@ -334,8 +336,14 @@ net::awaitable<void> Session::stream(UpstreamLease& lease, const EndpointPtr& en
     if (response.is_done()) break;
     deadline_ = Clock::now() + worker_.config().timeouts.stream_idle;  // later: no re-arm
     const std::size_t room = read_room(upstream_in_);
-    auto read = lease.socket().async_read_some(upstream_in_.prepare(room), kTuple);
-    auto [rec, n] = co_await std::move(read);
+    boost::system::error_code rec = http::error::header_limit;  // a chunk line above our buffer
+    std::size_t n = 0;
+    if (room > 0) {
+      auto read = lease.socket().async_read_some(upstream_in_.prepare(room), kTuple);
+      auto [read_ec, read_n] = co_await std::move(read);
+      rec = read_ec;
+      n = read_n;
+    }
     if (client_gone_) co_return;
     boost::system::error_code ec = rec;
     if (!rec) {
