@@ -163,8 +163,7 @@ net::awaitable<Session::ReadResult> Session::read_request() {
   for (;;) {
     boost::system::error_code ec = http::error::need_more;
     if (in_.size() != 0) {
-      const auto data = in_.data();
-      in_.consume(request_->feed(static_cast<const char*>(data.data()), data.size(), ec));
+      in_.consume(request_->feed(in_.data(), in_.size(), ec));
     }
     if (ec && ec != http::error::need_more) {
       const ErrorKind kind = ec == http::error::header_limit ? ErrorKind::headers_too_large

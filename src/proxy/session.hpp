@@ -4,9 +4,11 @@
 // holds it, and it never throws on the data path.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -45,6 +47,36 @@ enum class Phase : std::uint8_t {
   connect,     // TCP connect to an endpoint (connect): next endpoint
   first_byte,  // request sent, waiting for the response head (first_byte): 504
   streaming,   // relaying the response (stream_idle): the stream ends
+};
+
+// The client's read buffer. Unlike beast::flat_buffer, consuming never moves the region an
+// outstanding read is filling: the session parses one request while the read that watches the
+// client (and collects the next pipelined request) is still in progress.
+class InputBuffer {
+ public:
+  explicit InputBuffer(std::size_t max_size) : max_(max_size) {}
+  const char* data() const noexcept { return buf_.get() + head_; }
+  std::size_t size() const noexcept { return tail_ - head_; }
+  std::size_t max_size() const noexcept { return max_; }
+  void consume(std::size_t n) noexcept {
+    head_ += std::min(n, size());
+    if (head_ == tail_ && !reading_) head_ = tail_ = 0;
+  }
+  void clear() noexcept {
+    if (!reading_) head_ = tail_ = 0;
+  }
+  // The space for one read of `n` bytes (n <= max_size() - size()) after the unread bytes.
+  // Only one read at a time; commit() ends it.
+  boost::asio::mutable_buffer prepare(std::size_t n);
+  void commit(std::size_t n) noexcept {
+    tail_ += n;
+    reading_ = false;
+  }
+
+ private:
+  std::unique_ptr<char[]> buf_;
+  std::size_t capacity_ = 0, head_ = 0, tail_ = 0, max_;
+  bool reading_ = false;
 };
 
 // One parked completion handler of void(error_code), stored in place (no allocation). A
@@ -142,7 +174,8 @@ class Session final : public SessionHook {
   void order_attempts(const Decision& decision);
   void build_response_head(const Endpoint& endpoint, bool chunked, bool close);
   bool write_pieces(bool chunked, bool last);  // fills iov_; false when there is nothing to write
-  std::size_t read_room(Buffer& buffer) const noexcept;
+  std::size_t read_room(const Buffer& buffer) const noexcept;
+  std::size_t read_room(const InputBuffer& buffer) const noexcept;
 
   Worker& worker_;
   tcp::socket client_;
@@ -165,7 +198,7 @@ class Session final : public SessionHook {
   std::string peer_ip_;
 
   // The request, reused across keep-alive requests.
-  Buffer in_;
+  InputBuffer in_;
   std::optional<RequestParser> request_;
   FieldList request_fields_;
   std::string target_;

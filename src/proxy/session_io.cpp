@@ -8,6 +8,8 @@
 
 #include "proxy/session.hpp"
 
+#include <cstring>
+
 namespace infergate::proxy {
 namespace {
 
@@ -72,11 +74,8 @@ void Session::start_client_read() {
 
 void Session::on_client_read(boost::system::error_code ec, std::size_t n) {
   read_pending_ = false;
-  if (!ec) {
-    in_.commit(n);
-  } else {
-    read_error_ = ec;
-  }
+  in_.commit(ec ? 0 : n);
+  if (ec) read_error_ = ec;
   if (read_waiter_) {
     read_waiter_.complete(ec);
     return;
@@ -145,8 +144,31 @@ net::awaitable<boost::system::error_code> Session::write_fully(tcp::socket& sock
   co_return wec;
 }
 
-std::size_t Session::read_room(Buffer& buffer) const noexcept {
-  return std::min(&buffer == &in_ ? read_hint_ : kReadChunk, buffer.max_size() - buffer.size());
+std::size_t Session::read_room(const Buffer& buffer) const noexcept {
+  return std::min(kReadChunk, buffer.max_size() - buffer.size());
+}
+
+std::size_t Session::read_room(const InputBuffer& buffer) const noexcept {
+  return std::min(read_hint_, buffer.max_size() - buffer.size());
+}
+
+boost::asio::mutable_buffer InputBuffer::prepare(std::size_t n) {
+  const std::size_t unread = size();
+  if (tail_ + n > capacity_) {
+    if (unread + n <= capacity_) {
+      std::memmove(buf_.get(), buf_.get() + head_, unread);  // room at the end after compacting
+    } else {
+      const std::size_t grown = std::min(max_, std::max(unread + n, 2 * capacity_));
+      auto bigger = std::make_unique<char[]>(grown);  // the rare large request: grows once or twice
+      if (unread) std::memcpy(bigger.get(), buf_.get() + head_, unread);
+      buf_ = std::move(bigger);
+      capacity_ = grown;
+    }
+    head_ = 0;
+    tail_ = unread;
+  }
+  reading_ = true;
+  return {buf_.get() + tail_, n};
 }
 
 }  // namespace infergate::proxy

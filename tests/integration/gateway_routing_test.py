@@ -234,6 +234,32 @@ max_body_bytes: 64KiB
         self.assertEqual(int(results[0][1]["x-inference-port"]), self.canary_port)
         self.assertEqual(json.loads(results[1][2])["model"], "support-lora")
 
+    def test_requests_arriving_while_a_response_streams(self):
+        # Request 2 arrives while response 1 is still being relayed, request 3 only after
+        # response 2: every byte read while watching the client belongs to the next request.
+        def wire(model, stream=False):
+            body = json.dumps(chat(model, stream=stream, max_tokens=6)).encode()
+            return (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                    % len(body)) + body
+        s = harness.raw_connect(self.port)
+        try:
+            reader = harness.HttpReader(s)
+            s.sendall(wire("canary-only", stream=True))
+            s.sendall(wire("support-bot"))
+            first = reader.read_response()
+            second = reader.read_response()
+            s.sendall(wire("nope"))
+            third = reader.read_response()
+            s.sendall(wire("canary-only"))
+            fourth = reader.read_response()
+        finally:
+            s.close()
+        self.assertEqual([first[0], second[0], third[0], fourth[0]], [200, 200, 404, 200])
+        self.assertIn(b"data: [DONE]", first[2])
+        self.assertEqual(json.loads(second[2])["model"], "support-lora")
+        self.assertEqual(json.loads(third[2])["error"]["code"], "model_not_found")
+        self.assertEqual(int(fourth[1]["x-inference-port"]), self.canary_port)
+
     def test_hop_by_hop_removed_end_to_end_kept(self):
         status, headers, _ = self.post(chat("base-only"), headers={
             "Authorization": "Bearer secret", "Connection": "keep-alive, X-Drop", "X-Drop": "1"})
