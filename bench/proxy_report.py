@@ -73,6 +73,7 @@ def main():
     ap.add_argument("--sizes", required=True)
     ap.add_argument("--duration", required=True)
     ap.add_argument("--cores", required=True)
+    ap.add_argument("--notes", help="markdown inserted after the tables (the reading of the run)")
     a = ap.parse_args()
     targets, sizes = a.targets.split(), [int(s) for s in a.sizes.split()]
     raw = a.raw
@@ -157,7 +158,9 @@ def main():
         w("## Streaming: SSE events one by one\n")
         w("`infergate-sim --itl-ms 20` (one event every 20 ms), 5 streams of 20 tokens per target, "
           "one at a time (`bench/stream_check.py`). *bunched*: gaps under 2 ms, i.e. events held "
-          "back and delivered together.\n")
+          "back and delivered together; direct shows 2 per stream by design (the simulator writes "
+          "the role chunk with the first token, and `[DONE]` with the last). A proxy that "
+          "coalesces shows many more, and a first event late by its flush timer.\n")
         w("| path | status | events/stream | first event p50 | first event max | gap p50 "
           "| gap p90 | gap max | bunched |")
         w("|---|---|---|---:|---:|---:|---:|---:|---:|")
@@ -168,6 +171,10 @@ def main():
               f"| {fmt(r['gap_ms_p50'], 1, ' ms')} | {fmt(r['gap_ms_p90'], 1, ' ms')} "
               f"| {fmt(r['gap_ms_max'], 1, ' ms')} | {r['bunched_gaps']}/{r['gaps']} |")
         w("")
+
+    if a.notes and os.path.exists(a.notes):
+        with open(a.notes) as f:
+            w(f.read().strip() + "\n")
 
     w("## Routing check (before measuring)\n")
     w("```\n" + read("routing.txt") + "\n```\n")

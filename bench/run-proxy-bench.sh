@@ -312,6 +312,7 @@ fi
 } >"$RAW/machine.txt"
 cp "$WORK/commands.txt" "$RAW/commands.txt"
 python3 bench/proxy_report.py --raw "$RAW" --targets "$TARGETS" --sizes "$SIZES" \
-  --duration "$DURATION" --cores "$PROXY_CORE/$RPS_WRK_CORE/$LAT_WRK_CORE" >"$OUT"
+  --duration "$DURATION" --cores "$PROXY_CORE/$RPS_WRK_CORE/$LAT_WRK_CORE" \
+  --notes "${OUT%.md}.notes.md" >"$OUT"
 log "wrote $OUT"
 cat "$OUT"
