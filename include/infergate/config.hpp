@@ -3,6 +3,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -29,9 +32,68 @@ struct Timeouts {
   Millis drain{30'000};          // SIGTERM: how long in-flight requests may finish
 };
 
+// Request priorities: higher is served first; below 0 is sheddable (429 under saturation).
+namespace priority {
+inline constexpr int critical = 1;
+inline constexpr int standard = 0;
+inline constexpr int sheddable = -1;
+}  // namespace priority
+
+// One plugin of a scheduler profile (docs/config-scheduling.md lists the types).
+struct PluginConfig {
+  std::string type;    // kebab-case: "queue-scorer", "max-score-picker", ...
+  double weight = 1;   // scorers only
+  std::map<std::string, double, std::less<>> parameters;  // sizes in bytes, durations in ms
+  bool operator==(const PluginConfig&) const = default;
+};
+
+// Filters, weighted scorers and one picker. No plugins: the default profile.
+struct SchedulerConfig {
+  std::vector<PluginConfig> plugins;
+  bool operator==(const SchedulerConfig&) const = default;
+};
+
+// Where and how the control thread scrapes each endpoint of a pool.
+struct MetricsConfig {
+  std::string flavour;  // "" (no scraping), "vllm", "sglang", "trtllm", "custom"
+  std::string path = "/metrics";
+  // "custom" (or overriding a flavour): selectors `name` or `name{label="value"}`, first present wins.
+  std::vector<std::string> waiting;
+  std::vector<std::string> running;
+  std::vector<std::string> kv_usage;
+  std::string lora_info;  // a vllm:lora_requests_info-style family; empty: none
+  Millis interval{50};
+  Millis timeout{1'000};
+  Millis staleness{2'000};  // older scraped values are ignored (local counts only)
+  bool operator==(const MetricsConfig&) const = default;
+};
+
+// A pool is saturated when every candidate is past one of these.
+struct SaturationConfig {
+  double queue = 5;       // waiting requests (scraped + sent since the scrape)
+  double kv_cache = 0.8;  // KV-cache use, 0..1
+  bool operator==(const SaturationConfig&) const = default;
+};
+
+// The gateway's wait queue of each pool (non-sheddable requests while saturated or empty).
+struct QueueConfig {
+  std::size_t max_size = 1024;
+  Millis max_wait{30'000};
+  bool operator==(const QueueConfig&) const = default;
+};
+
 struct PoolConfig {
   std::string name;
   std::vector<HostPort> endpoints;
+  std::optional<SchedulerConfig> scheduler;  // unset: GatewayConfig::scheduler
+  MetricsConfig metrics;
+  SaturationConfig saturation;
+};
+
+// Selected by the header x-gateway-inference-objective; its priority overrides the model's.
+struct ObjectiveConfig {
+  std::string name;
+  int priority = priority::standard;
 };
 
 struct TargetConfig {
@@ -43,6 +105,7 @@ struct TargetConfig {
 struct ModelConfig {
   std::string name;
   std::vector<TargetConfig> targets;
+  int priority = priority::standard;
 };
 
 struct GatewayConfig {
@@ -56,6 +119,9 @@ struct GatewayConfig {
   Timeouts timeouts;
   std::vector<PoolConfig> pools;
   std::vector<ModelConfig> models;
+  SchedulerConfig scheduler;  // the default profile of pools without one; empty: built-in default
+  std::vector<ObjectiveConfig> objectives;
+  QueueConfig queue;
 };
 
 // A config problem, located: "gateway.yaml:12:5: models[1].targets[0].pool: unknown pool 'x'".

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/system/result.hpp>
 
@@ -19,6 +20,15 @@ struct RequestFacts {
   std::size_t model_offset = 0;   // offset in the body of the model string token, opening quote included
   std::size_t model_length = 0;   // length of that token, both quotes included
   bool stream = false;            // top-level "stream": true
+  // The prompt, for prefix-cache affinity: chat "messages" (role and text of each, in order;
+  // array contents contribute their "text" parts) or the completion "prompt" string (role
+  // empty). Views into the caller's body, raw JSON string content (escapes not decoded): valid
+  // while the body is.
+  struct PromptPart {
+    std::string_view role;
+    std::string_view text;
+  };
+  std::vector<PromptPart> prompt;
 };
 
 // Reads the top-level "model" (and "stream") of a JSON object body.

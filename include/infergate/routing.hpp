@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -14,6 +15,7 @@
 #include <boost/system/result.hpp>
 
 #include "infergate/config.hpp"
+#include "infergate/endpoint_load.hpp"
 #include "infergate/errors.hpp"
 #include "infergate/request_facts.hpp"
 
@@ -22,16 +24,30 @@ namespace infergate {
 // One model-server endpoint. Outlives snapshots: the control thread carries the same object
 // into every new snapshot while the address stays, so its counters are never reset by a reload.
 struct Endpoint {
-  explicit Endpoint(HostPort a) : address(std::move(a)), name(address.str()) {}
+  explicit Endpoint(HostPort a)
+      : address(std::move(a)), name(address.str()), id(next_id_.fetch_add(1) + 1) {}
   const HostPort address;
   const std::string name;               // "ip:port", as sent in x-gateway-destination-endpoint-served
+  const std::uint32_t id;               // unique for the process's life (never reused): index keys
   std::atomic<std::int32_t> in_flight{0};  // requests from this gateway not yet finished (all workers)
+  EndpointLoad load;                    // scraped load, dispatch count, health (endpoint_health.hpp)
+
+ private:
+  static inline std::atomic<std::uint32_t> next_id_{0};
 };
 using EndpointPtr = std::shared_ptr<Endpoint>;
+
+class SchedulerProfile;  // src/routing/profile.hpp
+struct MetricsMapping;   // src/routing/metrics_text.hpp
 
 struct Pool {
   std::string name;
   std::vector<EndpointPtr> endpoints;
+  std::shared_ptr<const SchedulerProfile> profile;  // never null in a built snapshot
+  MetricsConfig metrics;                             // scraper settings (flavour "" : none)
+  std::shared_ptr<const MetricsMapping> mapping;    // null: not scraped
+  SaturationConfig saturation;
+  QueueConfig queue;
 };
 
 struct Target {
@@ -44,6 +60,7 @@ struct ModelRoute {
   std::string name;
   std::vector<Target> targets;
   std::uint64_t total_weight = 0;
+  int priority = priority::standard;
 };
 
 // Hash for string-keyed maps that find by std::string_view without building a std::string.
@@ -57,6 +74,7 @@ struct Snapshot {
   std::vector<std::unique_ptr<Pool>> pools;
   std::unordered_map<std::string, ModelRoute, StringHash, std::equal_to<>> models;
   std::vector<std::string> model_names;  // sorted, for GET /v1/models
+  std::unordered_map<std::string, int, StringHash, std::equal_to<>> objective_priorities;
 
   const ModelRoute* find_model(std::string_view name) const;
 };
@@ -67,17 +85,40 @@ SnapshotPtr build_snapshot(const GatewayConfig& config, const Snapshot* previous
 
 // Where one request goes: the target chosen by weight, and endpoints in order of preference
 // (first choice, then fallbacks the proxy walks on connect failure).
+// What the scheduler concluded. `dispatch`: send to endpoints[0], then the fallbacks.
+// `queue`: the pool is saturated (or has no endpoint) and the request is not sheddable: hold it
+// in the pool's wait queue (routing/priority_queue.hpp) and schedule it again when capacity frees;
+// `endpoints` may then be empty.
+enum class Verdict : std::uint8_t { dispatch, queue };
+
 struct Decision {
   const ModelRoute* model = nullptr;
   const Target* target = nullptr;
   std::vector<EndpointPtr> endpoints;
   bool rewrite() const { return target && !target->served_model.empty(); }
+
+  Verdict verdict = Verdict::dispatch;
+  int priority = priority::standard;
+  const SchedulerProfile* profile = nullptr;  // of target->pool; valid while the snapshot is
+  std::vector<std::uint64_t> prefix_hashes;   // the prompt's chained block hashes (may be empty)
+  std::vector<double> scores;  // weighted score of each of `endpoints` (RequestContext::want_scores)
+  std::string_view served_model() const;      // the name the pool's servers see
+};
+
+// What the proxy knows of a request beyond its body.
+struct RequestContext {
+  const RequestFacts* facts = nullptr;  // required
+  std::string_view session_id;          // header x-session-id (session-affinity)
+  std::string_view objective;           // header x-gateway-inference-objective
+  bool want_scores = false;             // fill Decision::scores (debug headers)
 };
 
 using Rng = std::mt19937_64;
 
-// Resolves model -> weighted target -> pool -> ordered endpoints.
-// Refusals: model_not_found, no_ready_endpoint.
+// Compatibility for a proxy without a wait queue: the inference-aware schedule() below, with
+// Verdict::queue turned into dispatching anyway (no_ready_endpoint when the pool is empty), and
+// record_dispatch() done at once for the first choice.
+// Refusals: model_not_found, no_ready_endpoint, saturated (sheddable models only).
 boost::system::result<Decision, ErrorKind> schedule(const Snapshot& snapshot,
                                                     const RequestFacts& facts, Rng& rng);
 
@@ -86,6 +127,29 @@ boost::system::result<Decision, ErrorKind> schedule(const Snapshot& snapshot,
 boost::system::result<Decision, ErrorKind> schedule(const Snapshot& snapshot,
                                                     const RequestFacts& facts, Rng& rng,
                                                     std::size_t max_endpoints);
+
+// Inference-aware: model -> objective/priority -> weighted target -> pool -> the pool's profile
+// (filters, weighted scorers, picker) -> ordered endpoints. Refusals: model_not_found,
+// no_ready_endpoint (sheddable request and no endpoint), saturated (sheddable request, every
+// candidate past the pool's thresholds). Non-sheddable requests to a saturated or empty pool get
+// Verdict::queue. Does not count a dispatch: call record_dispatch() when the request is sent.
+boost::system::result<Decision, ErrorKind> schedule(const Snapshot& snapshot,
+                                                    const RequestContext& request, Rng& rng,
+                                                    std::size_t max_endpoints,
+                                                    std::chrono::steady_clock::time_point now);
+
+// The request of `decision` was sent to `endpoint` (first choice or a fallback): counts it in the
+// endpoint's hybrid load until the next scrape and feeds the profile's dispatch hooks (the
+// prefix-cache index). Any worker thread.
+void record_dispatch(const Decision& decision, Endpoint& endpoint);
+
+// "ip:port=0.812,ip:port=0.400" for x-gateway-destination-endpoint-scores.
+std::string scores_header(const Decision& decision);
+
+// /debug/endpoints: per pool and endpoint, the scraped values and their age, local in-flight,
+// dispatched since the scrape, health, prefix-index entries. JSON.
+std::string render_endpoints_json(const Snapshot& snapshot,
+                                  std::chrono::steady_clock::time_point now);
 
 // RAII: counts one request in flight on an endpoint until destroyed (at the response's last byte).
 class InFlight {

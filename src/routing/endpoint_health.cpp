@@ -1,0 +1,97 @@
+// Endpoint load and health: lock-free writes of what the scraper and the proxy observe.
+#include "routing/endpoint_health.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace infergate {
+namespace {
+
+constexpr auto kRelaxed = std::memory_order_relaxed;
+
+void eject(EndpointLoad& load, SteadyClock::time_point now, const HealthPolicy& policy) {
+  const std::uint32_t n = std::min<std::uint32_t>(load.ejections.fetch_add(1, kRelaxed), 16);
+  const auto base = std::chrono::duration_cast<std::chrono::nanoseconds>(policy.base_ejection);
+  const auto cap = std::chrono::duration_cast<std::chrono::nanoseconds>(policy.max_ejection);
+  const auto wait = std::min(cap, base * (std::int64_t{1} << n));
+  load.ejected_until_ns.store(to_ns(now) + wait.count(), kRelaxed);
+}
+
+double or_nan(const std::optional<double>& v) {
+  return v && std::isfinite(*v) ? *v : std::numeric_limits<double>::quiet_NaN();
+}
+
+}  // namespace
+
+void record_scrape(Endpoint& endpoint, const ScrapedLoad& scraped, SteadyClock::time_point now) {
+  EndpointLoad& load = endpoint.load;
+  load.waiting.store(or_nan(scraped.waiting), kRelaxed);
+  load.running.store(or_nan(scraped.running), kRelaxed);
+  load.kv_usage.store(or_nan(scraped.kv_usage), kRelaxed);
+  if (scraped.has_lora_info) {
+    auto sets = std::make_shared<LoraSets>();
+    sets->max_loras = scraped.max_loras;
+    sets->running = scraped.running_loras;
+    sets->waiting = scraped.waiting_loras;
+    std::sort(sets->running.begin(), sets->running.end());
+    std::sort(sets->waiting.begin(), sets->waiting.end());
+    load.loras.store(std::move(sets), std::memory_order_release);
+    load.has_loras.store(true, std::memory_order_release);
+  } else if (load.has_loras.load(kRelaxed)) {
+    load.has_loras.store(false, std::memory_order_release);
+    load.loras.store(nullptr, std::memory_order_release);
+  }
+  load.dispatched_since_scrape.store(0, kRelaxed);
+  load.scrape_failures.store(0, kRelaxed);
+  // Last: a reader that sees the new time sees values at least this new.
+  load.scraped_at_ns.store(to_ns(now), std::memory_order_release);
+}
+
+void record_scrape_failure(Endpoint& endpoint, SteadyClock::time_point, const HealthPolicy&) {
+  endpoint.load.scrape_failures.fetch_add(1, kRelaxed);
+}
+
+void record_connect_failure(Endpoint& endpoint, SteadyClock::time_point now,
+                            const HealthPolicy& policy) {
+  endpoint.load.connect_failures.fetch_add(1, kRelaxed);
+  eject(endpoint.load, now, policy);
+}
+
+void record_connect_success(Endpoint& endpoint) {
+  EndpointLoad& load = endpoint.load;
+  if (load.connect_failures.load(kRelaxed) != 0) load.connect_failures.store(0, kRelaxed);
+}
+
+void record_upstream_status(Endpoint& endpoint, unsigned status, SteadyClock::time_point now,
+                            const HealthPolicy& policy) {
+  EndpointLoad& load = endpoint.load;
+  if (status < 500) {
+    // Stores only when something changes: these lines are shared by every worker.
+    if (load.consecutive_5xx.load(kRelaxed) != 0) load.consecutive_5xx.store(0, kRelaxed);
+    if (load.ejections.load(kRelaxed) != 0 && !is_ejected(endpoint, now)) {
+      load.ejections.store(0, kRelaxed);
+    }
+    return;
+  }
+  const std::uint32_t streak = load.consecutive_5xx.fetch_add(1, kRelaxed) + 1;
+  if (streak >= policy.consecutive_5xx) {
+    load.consecutive_5xx.store(0, kRelaxed);
+    eject(load, now, policy);
+  }
+}
+
+bool is_unhealthy(const Endpoint& endpoint, const HealthPolicy& policy) {
+  return endpoint.load.scrape_failures.load(kRelaxed) >= policy.scrape_failures_unhealthy;
+}
+
+bool is_ejected(const Endpoint& endpoint, SteadyClock::time_point now) {
+  return endpoint.load.ejected_until_ns.load(kRelaxed) > to_ns(now);
+}
+
+bool is_available(const Endpoint& endpoint, SteadyClock::time_point now,
+                  const HealthPolicy& policy) {
+  return !is_ejected(endpoint, now) && !is_unhealthy(endpoint, policy);
+}
+
+}  // namespace infergate

@@ -1,0 +1,61 @@
+// One read of an endpoint's live counters into a plain struct.
+#include "routing/endpoint_view.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace infergate {
+namespace {
+
+constexpr auto kRelaxed = std::memory_order_relaxed;
+
+double finite_or_zero(double v) { return std::isfinite(v) ? std::max(0.0, v) : 0.0; }
+
+LoraMatch match_lora(const EndpointLoad& load, std::string_view adapter) {
+  if (adapter.empty() || !load.has_loras.load(std::memory_order_acquire)) return LoraMatch::unknown;
+  const std::shared_ptr<const LoraSets> sets = load.loras.load(std::memory_order_acquire);
+  if (!sets) return LoraMatch::unknown;
+  const auto has = [&](const std::vector<std::string>& v) {
+    return std::binary_search(v.begin(), v.end(), adapter, std::less<>{});
+  };
+  if (has(sets->running)) return LoraMatch::running;
+  const auto loaded = sets->running.size() + sets->waiting.size();
+  if (sets->max_loras > 0 && loaded < static_cast<std::size_t>(sets->max_loras)) {
+    return LoraMatch::free_slot;
+  }
+  if (has(sets->waiting)) return LoraMatch::waiting;
+  return LoraMatch::none;
+}
+
+}  // namespace
+
+void read_view(const Endpoint& endpoint, std::uint32_t index, SteadyClock::time_point now,
+               const ViewOptions& options, std::string_view adapter, EndpointView& out) {
+  const EndpointLoad& load = endpoint.load;
+  out.endpoint = &endpoint;
+  out.index = index;
+  const std::int64_t scraped_at = load.scraped_at_ns.load(std::memory_order_acquire);
+  const std::int64_t now_ns = to_ns(now);
+  const auto staleness =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options.staleness).count();
+  out.fresh = scraped_at != 0 && now_ns - scraped_at <= staleness;
+  out.in_flight = std::max(0, endpoint.in_flight.load(kRelaxed));
+  out.dispatched = load.dispatched_since_scrape.load(kRelaxed);
+  if (out.fresh) {
+    out.waiting = finite_or_zero(load.waiting.load(kRelaxed));
+    out.running = finite_or_zero(load.running.load(kRelaxed));
+    out.kv_usage = std::min(1.0, finite_or_zero(load.kv_usage.load(kRelaxed)));
+    const double queued = out.waiting + out.dispatched;
+    out.queue = queued + out.in_flight;
+    out.saturated = queued > options.saturation.queue || out.kv_usage > options.saturation.kv_cache;
+  } else {
+    out.waiting = out.running = out.kv_usage = 0;
+    out.queue = out.in_flight;
+    out.saturated = false;
+  }
+  out.available = load.ejected_until_ns.load(kRelaxed) <= now_ns &&
+                  load.scrape_failures.load(kRelaxed) < options.health.scrape_failures_unhealthy;
+  out.lora = match_lora(load, adapter);
+}
+
+}  // namespace infergate

@@ -1,0 +1,48 @@
+// The per-decision picture of one candidate endpoint: every live counter read once, so plugins
+// see one consistent set of numbers while other workers keep changing the atomics.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+#include "infergate/routing.hpp"
+#include "routing/endpoint_health.hpp"
+
+namespace infergate {
+
+// Where the request's adapter (served model name) stands on an endpoint (vllm:lora_requests_info).
+enum class LoraMatch : std::uint8_t { unknown, running, free_slot, waiting, none };
+
+struct Thresholds {
+  double queue = 5;       // waiting requests (scraped + dispatched since) past which it is saturated
+  double kv_cache = 0.8;  // KV-cache use past which it is saturated
+};
+
+struct ViewOptions {
+  std::chrono::milliseconds staleness{2'000};  // scraped values older than this are ignored
+  Thresholds saturation;
+  HealthPolicy health;
+};
+
+struct EndpointView {
+  const Endpoint* endpoint = nullptr;
+  std::uint32_t index = 0;  // position in the pool's endpoint list
+  bool fresh = false;       // scraped metrics younger than the staleness bound
+  bool available = true;    // neither ejected nor unhealthy
+  bool saturated = false;   // fresh and past a saturation threshold
+  double waiting = 0;       // scraped; 0 when stale or unreported
+  double running = 0;
+  double kv_usage = 0;      // 0..1
+  std::uint32_t dispatched = 0;  // sent by this gateway since the scrape
+  std::int32_t in_flight = 0;    // not yet finished, from this gateway
+  double queue = 0;  // the hybrid load: (fresh ? waiting + dispatched : 0) + in_flight
+  LoraMatch lora = LoraMatch::unknown;
+};
+
+// Reads `endpoint` into `out`. `adapter` (empty: skip) is looked up in the LoRA sets.
+// Stale metrics fall back to the local in-flight count and never mark an endpoint saturated.
+void read_view(const Endpoint& endpoint, std::uint32_t index, SteadyClock::time_point now,
+               const ViewOptions& options, std::string_view adapter, EndpointView& out);
+
+}  // namespace infergate

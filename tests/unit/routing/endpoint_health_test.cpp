@@ -1,0 +1,151 @@
+// Endpoint load and health: the hybrid signal, staleness, saturation, LoRA sets, ejection.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "routing/endpoint_health.hpp"
+#include "routing/endpoint_view.hpp"
+
+using namespace infergate;
+using namespace std::chrono_literals;
+
+namespace {
+
+const SteadyClock::time_point t0 = SteadyClock::time_point{} + 1000s;
+
+ScrapedLoad scraped(double waiting, double running, double kv) {
+  ScrapedLoad s;
+  s.waiting = waiting;
+  s.running = running;
+  s.kv_usage = kv;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("hybrid load: scraped queue + dispatched since the scrape + in flight; stale falls back") {
+  struct Case {
+    const char* name;
+    double waiting, kv;
+    int dispatched, in_flight;
+    std::chrono::milliseconds age;
+    bool fresh;
+    double queue;
+    bool saturated;
+  };
+  const Case cases[] = {
+      {"fresh idle", 0, 0.1, 0, 0, 10ms, true, 0, false},
+      {"fresh queue", 3, 0.1, 2, 1, 10ms, true, 6, false},
+      {"queue past 5", 6, 0.1, 0, 0, 10ms, true, 6, true},
+      {"dispatched pushes past 5", 4, 0.1, 2, 0, 10ms, true, 6, true},
+      {"kv past 0.8", 0, 0.85, 0, 0, 10ms, true, 0, true},
+      {"in flight alone never saturates", 0, 0.1, 0, 50, 10ms, true, 50, false},
+      {"stale: local counts only", 60, 0.99, 4, 2, 2500ms, false, 2, false},
+      {"at the staleness bound", 1, 0.1, 0, 0, 2000ms, true, 1, false},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    Endpoint e(HostPort{"127.0.0.1", 1});
+    record_scrape(e, scraped(c.waiting, 1, c.kv), t0);
+    for (int i = 0; i < c.dispatched; ++i) note_dispatch(e);
+    e.in_flight = c.in_flight;
+    EndpointView v;
+    read_view(e, 0, t0 + c.age, ViewOptions{}, "", v);
+    CHECK(v.fresh == c.fresh);
+    CHECK(v.queue == doctest::Approx(c.queue));
+    CHECK(v.saturated == c.saturated);
+    CHECK(v.dispatched == static_cast<std::uint32_t>(c.dispatched));
+  }
+}
+
+TEST_CASE("a scrape resets dispatched_since_scrape; never scraped is stale") {
+  Endpoint e(HostPort{"127.0.0.1", 1});
+  EndpointView v;
+  read_view(e, 0, t0, ViewOptions{}, "", v);
+  CHECK_FALSE(v.fresh);
+  note_dispatch(e);
+  note_dispatch(e);
+  CHECK(e.load.dispatched_since_scrape == 2);
+  record_scrape(e, scraped(1, 1, 0.2), t0);
+  CHECK(e.load.dispatched_since_scrape == 0);
+}
+
+TEST_CASE("missing signals read as 0, not as saturation") {
+  Endpoint e(HostPort{"127.0.0.1", 1});
+  ScrapedLoad s;  // nothing reported
+  record_scrape(e, s, t0);
+  CHECK(std::isnan(e.load.waiting.load()));
+  EndpointView v;
+  read_view(e, 0, t0, ViewOptions{}, "", v);
+  CHECK(v.fresh);
+  CHECK(v.queue == 0);
+  CHECK_FALSE(v.saturated);
+}
+
+TEST_CASE("LoRA match from the scraped sets") {
+  struct Case {
+    std::vector<std::string> running, waiting;
+    int max_loras;
+    std::string adapter;
+    LoraMatch expected;
+  };
+  const Case cases[] = {
+      {{"a", "b"}, {}, 4, "a", LoraMatch::running},
+      {{"a"}, {}, 4, "c", LoraMatch::free_slot},
+      {{"a", "b"}, {"c"}, 3, "c", LoraMatch::waiting},
+      {{"a", "b"}, {}, 2, "c", LoraMatch::none},
+      {{"a"}, {}, 4, "", LoraMatch::unknown},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.adapter);
+    Endpoint e(HostPort{"127.0.0.1", 1});
+    ScrapedLoad s = scraped(0, 0, 0);
+    s.has_lora_info = true;
+    s.running_loras = c.running;
+    s.waiting_loras = c.waiting;
+    s.max_loras = c.max_loras;
+    record_scrape(e, s, t0);
+    EndpointView v;
+    read_view(e, 0, t0, ViewOptions{}, c.adapter, v);
+    CHECK(v.lora == c.expected);
+  }
+  Endpoint e(HostPort{"127.0.0.1", 1});
+  EndpointView v;
+  read_view(e, 0, t0, ViewOptions{}, "a", v);
+  CHECK(v.lora == LoraMatch::unknown);  // no LoRA info at all
+}
+
+TEST_CASE("passive health: connect failures and 5xx bursts eject with backoff") {
+  const HealthPolicy policy;  // 5 in a row, 1 s doubling to 30 s
+  Endpoint e(HostPort{"127.0.0.1", 1});
+  CHECK(is_available(e, t0));
+  record_connect_failure(e, t0, policy);
+  CHECK_FALSE(is_available(e, t0 + 999ms));
+  CHECK(is_available(e, t0 + 1001ms));
+  record_connect_failure(e, t0 + 1001ms, policy);  // second in a row: 2 s
+  CHECK_FALSE(is_available(e, t0 + 2900ms));
+  CHECK(is_available(e, t0 + 3002ms));
+
+  Endpoint f(HostPort{"127.0.0.1", 2});
+  for (int i = 0; i < 4; ++i) record_upstream_status(f, 503, t0, policy);
+  CHECK(is_available(f, t0));
+  record_upstream_status(f, 200, t0, policy);  // breaks the streak
+  for (int i = 0; i < 4; ++i) record_upstream_status(f, 500, t0, policy);
+  CHECK(is_available(f, t0));
+  record_upstream_status(f, 502, t0, policy);
+  CHECK_FALSE(is_available(f, t0 + 500ms));
+  CHECK(is_available(f, t0 + 1001ms));
+}
+
+TEST_CASE("scrapes failing repeatedly mark unhealthy until one succeeds") {
+  Endpoint e(HostPort{"127.0.0.1", 1});
+  for (int i = 0; i < 2; ++i) record_scrape_failure(e, t0);
+  CHECK(is_available(e, t0));
+  record_scrape_failure(e, t0);
+  CHECK(is_unhealthy(e));
+  EndpointView v;
+  read_view(e, 0, t0, ViewOptions{}, "", v);
+  CHECK_FALSE(v.available);
+  record_scrape(e, scraped(0, 0, 0), t0);
+  CHECK(is_available(e, t0));
+}
