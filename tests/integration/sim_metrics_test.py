@@ -312,6 +312,23 @@ class SimMetricsTest(unittest.TestCase):
         self.assert_aborted(port, 2)
         self.assertEqual(harness.metric(harness.scrape(port), "vllm:num_requests_waiting"), 0)
 
+    def test_full_queue_answers_503(self):
+        p = self.sim("--prefill-overhead-ms", "10000", "--max-num-seqs", "1", "--max-queue", "1")
+        port = p.port()
+        body = {"model": "Qwen/Qwen3-0.6B", "messages": [{"role": "user", "content": "x"}]}
+        held = [harness.raw_connect(port) for _ in range(2)]  # one running, one waiting
+        try:
+            for s in held:
+                s.sendall(post_bytes("/v1/chat/completions", body, port))
+            self.assertTrue(wait_for(lambda: harness.metric(harness.scrape(port), "vllm:num_requests_waiting") == 1))
+            status, headers, raw = harness.request(port, "POST", "/v1/chat/completions", body)
+            self.assertEqual(status, 503)
+            self.assertEqual(headers["retry-after"], "1")
+            self.assertEqual(json.loads(raw)["error"]["code"], 503)
+        finally:
+            for s in held:
+                s.close()
+
     def test_instances_have_their_own_state_and_names(self):
         p = self.sim("--pod-name", "pod", "--itl-ms", "1", instances=2)
         a, b = p.port(0), p.port(1)
