@@ -137,6 +137,57 @@ std::optional<MetricsMapping> MetricsMapping::named(std::string_view flavour) {
   return std::nullopt;
 }
 
+std::optional<MetricSelector> parse_selector(std::string_view text) {
+  MetricSelector selector;
+  const auto open = text.find('{');
+  const std::string_view name = text.substr(0, open);
+  if (name.empty() || !is_name_start(name[0])) return std::nullopt;
+  for (char c : name) {
+    if (!is_name_char(c)) return std::nullopt;
+  }
+  selector.name = std::string(name);
+  if (open == std::string_view::npos) return selector;
+  if (text.back() != '}') return std::nullopt;
+  const std::string_view labels = text.substr(open + 1, text.size() - open - 2);
+  const auto eq = labels.find('=');
+  if (eq == std::string_view::npos || eq == 0) return std::nullopt;
+  const std::string_view label = labels.substr(0, eq);
+  for (char c : label) {
+    if (!is_name_char(c) || c == ':') return std::nullopt;
+  }
+  auto value = find_label(labels, label);
+  if (!value || labels.find(',') != std::string_view::npos) return std::nullopt;
+  selector.label = std::string(label);
+  selector.label_value = std::move(*value);
+  return selector;
+}
+
+std::optional<MetricsMapping> mapping_for(const MetricsConfig& config) {
+  if (config.flavour.empty()) return std::nullopt;
+  MetricsMapping mapping;
+  if (config.flavour != "custom") {
+    auto named = MetricsMapping::named(config.flavour);
+    if (!named) return std::nullopt;
+    mapping = std::move(*named);
+  }
+  const auto replace = [](const std::vector<std::string>& texts, std::vector<MetricSelector>& out) {
+    if (texts.empty()) return true;
+    out.clear();
+    for (const auto& t : texts) {
+      auto selector = parse_selector(t);
+      if (!selector) return false;
+      out.push_back(std::move(*selector));
+    }
+    return true;
+  };
+  if (!replace(config.waiting, mapping.waiting) || !replace(config.running, mapping.running) ||
+      !replace(config.kv_usage, mapping.kv_usage)) {
+    return std::nullopt;
+  }
+  if (!config.lora_info.empty()) mapping.lora_info = config.lora_info;
+  return mapping;
+}
+
 namespace {
 
 // Records `value` for a signal if `s` matches a selector preferred over the one seen so far.

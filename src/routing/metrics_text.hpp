@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "infergate/config.hpp"
+
 namespace infergate {
 
 struct PromSample {
@@ -49,6 +51,13 @@ struct MetricsMapping {
   // By flavour name: "vllm", "sglang", "trtllm" (also "triton"); nullopt when unknown.
   static std::optional<MetricsMapping> named(std::string_view flavour);
 };
+
+// `name` or `name{label="value"}` (one label); nullopt when malformed.
+std::optional<MetricSelector> parse_selector(std::string_view text);
+
+// A pool's mapping: its flavour's ("custom": none), each list given in `config` replacing the
+// flavour's. nullopt when the pool is not scraped (flavour "") or the config is invalid.
+std::optional<MetricsMapping> mapping_for(const MetricsConfig& config);
 
 struct ScrapedLoad {
   std::optional<double> waiting;

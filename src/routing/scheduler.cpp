@@ -1,61 +1,19 @@
-// Static-config scheduling: model -> weighted target -> pool -> endpoints by least in flight.
+// Model -> priority -> weighted target -> pool -> views -> saturation -> the pool's profile.
 #include "routing/scheduler.hpp"
 
 #include <algorithm>
-#include <cstddef>
-#include <cstdint>
-#include <memory>
+
+#include <fmt/format.h>
+
+#include "routing/profile.hpp"
 
 namespace infergate {
-namespace {
 
-// splitmix64's finalizer: distinct inputs give independent-looking outputs.
-std::uint64_t mix(std::uint64_t x) {
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+using ScheduleResult = boost::system::result<Decision, ErrorKind>;
 
-}  // namespace
-
-void LeastRequestPicker::order(std::span<const EndpointPtr> candidates, Rng& rng,
-                               std::size_t limit, std::vector<EndpointPtr>& out) const {
-  // Sort a copy of the counters, read once each: sorting on live atomics that other workers
-  // change would break the comparator's ordering. One key per endpoint: the load in the high
-  // half, a random tie-breaker in the low half (one draw from rng, spread by a mixer).
-  struct Slot {
-    std::uint64_t key;
-    std::uint32_t index;
-  };
-  constexpr std::size_t kOnStack = 64;
-  Slot on_stack[kOnStack];
-  std::unique_ptr<Slot[]> on_heap;
-  const std::size_t size = candidates.size();
-  Slot* slots = on_stack;
-  if (size > kOnStack) slots = (on_heap = std::make_unique_for_overwrite<Slot[]>(size)).get();
-
-  const std::uint64_t seed = rng();
-  for (std::uint32_t i = 0; i < size; ++i) {
-    const auto load = static_cast<std::uint32_t>(
-        std::max(0, candidates[i]->in_flight.load(std::memory_order_relaxed)));
-    slots[i].key = (std::uint64_t{load} << 32) | (mix(seed + i) >> 32);
-    slots[i].index = i;
-  }
-  const auto by_key = [](const Slot& a, const Slot& b) { return a.key < b.key; };
-  const std::size_t n = std::min(limit, size);
-  if (n == size) {
-    std::sort(slots, slots + size, by_key);  // insertion sort at usual pool sizes
-  } else {
-    std::partial_sort(slots, slots + n, slots + size, by_key);
-  }
-  out.clear();
-  out.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) out.push_back(candidates[slots[i].index]);
-}
-
-const EndpointPicker& default_picker() noexcept {
-  static const LeastRequestPicker picker;
-  return picker;
+std::string_view Decision::served_model() const {
+  if (target && !target->served_model.empty()) return target->served_model;
+  return model ? std::string_view(model->name) : std::string_view();
 }
 
 const Target* pick_target(const ModelRoute& model, Rng& rng) {
@@ -70,30 +28,110 @@ const Target* pick_target(const ModelRoute& model, Rng& rng) {
   return nullptr;  // unreachable while total_weight is the sum of the weights
 }
 
-boost::system::result<Decision, ErrorKind> schedule(const Snapshot& snapshot,
-                                                    const RequestFacts& facts, Rng& rng,
-                                                    const EndpointPicker& picker,
-                                                    std::size_t max_endpoints) {
-  Decision decision;
-  decision.model = snapshot.find_model(facts.model);
-  if (!decision.model) return ErrorKind::model_not_found;
-  decision.target = pick_target(*decision.model, rng);
-  if (!decision.target || !decision.target->pool || decision.target->pool->endpoints.empty()) {
-    return ErrorKind::no_ready_endpoint;
+int request_priority(const Snapshot& snapshot, const ModelRoute& model, std::string_view objective) {
+  if (!objective.empty()) {
+    if (auto it = snapshot.objective_priorities.find(objective);
+        it != snapshot.objective_priorities.end()) {
+      return it->second;
+    }
   }
-  picker.order(decision.target->pool->endpoints, rng, max_endpoints, decision.endpoints);
+  return model.priority;
+}
+
+ViewOptions view_options(const Pool& pool) {
+  ViewOptions options;
+  options.staleness = pool.metrics.staleness;
+  options.saturation = {pool.saturation.queue, pool.saturation.kv_cache};
+  return options;
+}
+
+bool pool_saturated(std::span<const EndpointView> views) {
+  if (views.empty()) return false;
+  const bool any_available =
+      std::any_of(views.begin(), views.end(), [](const EndpointView& v) { return v.available; });
+  return std::all_of(views.begin(), views.end(), [&](const EndpointView& v) {
+    return v.saturated || (any_available && !v.available);
+  });
+}
+
+ScheduleResult schedule(const Snapshot& snapshot, const RequestContext& request, Rng& rng,
+                        std::size_t max_endpoints, std::chrono::steady_clock::time_point now) {
+  Decision decision;
+  decision.model = snapshot.find_model(request.facts->model);
+  if (!decision.model) return ErrorKind::model_not_found;
+  decision.priority = request_priority(snapshot, *decision.model, request.objective);
+  const bool sheddable = decision.priority < 0;
+  decision.target = pick_target(*decision.model, rng);
+  if (!decision.target || !decision.target->pool) return ErrorKind::no_ready_endpoint;
+  const Pool& pool = *decision.target->pool;
+  if (pool.endpoints.empty() || !pool.profile) {
+    if (sheddable) return ErrorKind::no_ready_endpoint;
+    decision.verdict = Verdict::queue;  // scaling from zero: wait for an endpoint
+    return decision;
+  }
+
+  thread_local std::vector<EndpointView> views;
+  thread_local std::vector<std::uint32_t> order;
+  const ViewOptions options = view_options(pool);
+  const std::string_view served = decision.served_model();
+  views.resize(pool.endpoints.size());
+  for (std::uint32_t i = 0; i < views.size(); ++i) {
+    read_view(*pool.endpoints[i], i, now, options, served, views[i]);
+  }
+  if (pool_saturated(views)) {
+    if (sheddable) return ErrorKind::saturated;
+    decision.verdict = Verdict::queue;
+  }
+
+  SchedulingRequest scheduling{request.facts, served, request.session_id, decision.priority, {}};
+  pool.profile->run(scheduling, views, rng, max_endpoints, order,
+                    request.want_scores ? &decision.scores : nullptr);
+  if (order.empty() && max_endpoints > 0) {  // the filters left nothing
+    if (sheddable) return ErrorKind::no_ready_endpoint;
+    decision.verdict = Verdict::queue;
+  }
+  decision.endpoints.reserve(order.size());
+  for (const std::uint32_t i : order) decision.endpoints.push_back(pool.endpoints[i]);
+  decision.profile = pool.profile.get();
+  decision.prefix_hashes = std::move(scheduling.prefix_hashes);
   return decision;
 }
 
-boost::system::result<Decision, ErrorKind> schedule(const Snapshot& snapshot,
-                                                    const RequestFacts& facts, Rng& rng) {
-  return schedule(snapshot, facts, rng, default_picker(), SIZE_MAX);
+ScheduleResult schedule(const Snapshot& snapshot, const RequestFacts& facts, Rng& rng,
+                        std::size_t max_endpoints) {
+  RequestContext request;
+  request.facts = &facts;
+  ScheduleResult result =
+      schedule(snapshot, request, rng, max_endpoints, std::chrono::steady_clock::now());
+  if (!result) return result;
+  if (result->verdict == Verdict::queue) {
+    // A caller without a wait queue: dispatch anyway while there is somewhere to go.
+    if (result->endpoints.empty()) return ErrorKind::no_ready_endpoint;
+    result->verdict = Verdict::dispatch;
+  }
+  if (!result->endpoints.empty()) record_dispatch(*result, *result->endpoints.front());
+  return result;
 }
 
-boost::system::result<Decision, ErrorKind> schedule(const Snapshot& snapshot,
-                                                    const RequestFacts& facts, Rng& rng,
-                                                    std::size_t max_endpoints) {
-  return schedule(snapshot, facts, rng, default_picker(), max_endpoints);
+ScheduleResult schedule(const Snapshot& snapshot, const RequestFacts& facts, Rng& rng) {
+  return schedule(snapshot, facts, rng, SIZE_MAX);
+}
+
+void record_dispatch(const Decision& decision, Endpoint& endpoint) {
+  note_dispatch(endpoint);
+  if (decision.profile) {
+    decision.profile->on_dispatched(endpoint, {decision.prefix_hashes, decision.served_model()});
+  }
+}
+
+std::string scores_header(const Decision& decision) {
+  std::string out;
+  for (std::size_t i = 0; i < decision.endpoints.size() && i < decision.scores.size(); ++i) {
+    if (!out.empty()) out += ',';
+    fmt::format_to(std::back_inserter(out), "{}={:.3f}", decision.endpoints[i]->name,
+                   decision.scores[i]);
+  }
+  return out;
 }
 
 }  // namespace infergate

@@ -4,6 +4,9 @@
 #include <unordered_map>
 
 #include "infergate/routing.hpp"
+#include "routing/metrics_text.hpp"
+#include "routing/profile.hpp"
+#include "routing/registry.hpp"
 
 namespace infergate {
 namespace {
@@ -20,6 +23,18 @@ EndpointIndex index_endpoints(const Snapshot* previous) {
   return index;
 }
 
+// Profiles of `previous` by pool name: a reload that leaves a pool's scheduler config alone keeps
+// its profile, and with it the prefix-cache index and round-robin's cursor.
+std::unordered_map<std::string, std::shared_ptr<const SchedulerProfile>> index_profiles(
+    const Snapshot* previous) {
+  std::unordered_map<std::string, std::shared_ptr<const SchedulerProfile>> index;
+  if (!previous) return index;
+  for (const auto& pool : previous->pools) {
+    if (pool->profile) index.emplace(pool->name, pool->profile);
+  }
+  return index;
+}
+
 }  // namespace
 
 const ModelRoute* Snapshot::find_model(std::string_view name) const {
@@ -32,6 +47,7 @@ SnapshotPtr build_snapshot(const GatewayConfig& config, const Snapshot* previous
   EndpointIndex current;  // one Endpoint per address, even when two pools list it
   auto snapshot = std::make_shared<Snapshot>();
   std::unordered_map<std::string_view, const Pool*> pools_by_name;
+  const auto old_profiles = index_profiles(previous);
 
   for (const PoolConfig& pool_config : config.pools) {
     auto pool = std::make_unique<Pool>();
@@ -49,6 +65,19 @@ SnapshotPtr build_snapshot(const GatewayConfig& config, const Snapshot* previous
       current.emplace(name, endpoint);
       pool->endpoints.push_back(std::move(endpoint));
     }
+    const SchedulerConfig& scheduler = pool_config.scheduler ? *pool_config.scheduler : config.scheduler;
+    if (auto old = old_profiles.find(pool->name);
+        old != old_profiles.end() && old->second->source == scheduler) {
+      pool->profile = old->second;
+    } else {
+      pool->profile = build_profile(scheduler);
+    }
+    pool->metrics = pool_config.metrics;
+    if (auto mapping = mapping_for(pool_config.metrics)) {
+      pool->mapping = std::make_shared<const MetricsMapping>(std::move(*mapping));
+    }
+    pool->saturation = pool_config.saturation;
+    pool->queue = config.queue;
     pools_by_name.emplace(pool->name, pool.get());
     snapshot->pools.push_back(std::move(pool));
   }
@@ -56,6 +85,7 @@ SnapshotPtr build_snapshot(const GatewayConfig& config, const Snapshot* previous
   for (const ModelConfig& model_config : config.models) {
     ModelRoute route;
     route.name = model_config.name;
+    route.priority = model_config.priority;
     for (const TargetConfig& target_config : model_config.targets) {
       const auto pool = pools_by_name.find(target_config.pool);
       // The loader refuses unknown pools; a target without one would only ever yield 503.
@@ -70,6 +100,9 @@ SnapshotPtr build_snapshot(const GatewayConfig& config, const Snapshot* previous
     }
     snapshot->model_names.push_back(route.name);
     snapshot->models.emplace(route.name, std::move(route));
+  }
+  for (const ObjectiveConfig& objective : config.objectives) {
+    snapshot->objective_priorities.emplace(objective.name, objective.priority);
   }
   std::sort(snapshot->model_names.begin(), snapshot->model_names.end());
   snapshot->model_names.erase(

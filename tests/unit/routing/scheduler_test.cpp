@@ -158,30 +158,3 @@ TEST_CASE("pick_target never draws a zero weight and refuses an all-zero model")
   model.total_weight = 1;
   for (int i = 0; i < 100; ++i) CHECK(pick_target(model, rng) == &model.targets[1]);
 }
-
-TEST_CASE("schedule() takes another picker: the plug-in point of the inference-aware scheduler") {
-  // Prefers the endpoint with the highest port: deterministic, to see the plug-in is used.
-  struct HighestPortPicker final : EndpointPicker {
-    std::string_view type() const noexcept override { return "highest-port"; }
-    void order(std::span<const EndpointPtr> candidates, Rng&, std::size_t limit,
-               std::vector<EndpointPtr>& out) const override {
-      out.assign(candidates.begin(), candidates.end());
-      std::sort(out.begin(), out.end(),
-                [](const auto& a, const auto& b) { return a->address.port > b->address.port; });
-      out.resize(std::min(limit, out.size()));
-    }
-  };
-  const SnapshotPtr snapshot = snapshot_of(R"(
-pools:
-  - {name: p, endpoints: [127.0.0.1:1, 127.0.0.1:3, 127.0.0.1:2]}
-models:
-  - {name: m, pool: p}
-)");
-  Rng rng(1);
-  const HighestPortPicker picker;
-  const auto decision = schedule(*snapshot, facts_for("m"), rng, picker);
-  REQUIRE(decision.has_value());
-  CHECK(decision->endpoints.at(0)->name == "127.0.0.1:3");
-  CHECK(decision->endpoints.at(2)->name == "127.0.0.1:1");
-  CHECK(default_picker().type() == "least-request");
-}

@@ -1,0 +1,97 @@
+// /debug/endpoints: what the scheduler sees of each endpoint, for people (rare calls: it scans
+// the prefix index, milliseconds for a large one).
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "infergate/routing.hpp"
+#include "routing/endpoint_health.hpp"
+#include "routing/profile.hpp"
+
+namespace infergate {
+namespace {
+
+void number(std::string& out, double v) {
+  if (std::isfinite(v)) {
+    fmt::format_to(std::back_inserter(out), "{}", v);
+  } else {
+    out += "null";
+  }
+}
+
+void string_list(std::string& out, const std::vector<std::string>& items) {
+  out += '[';
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    append_json_escaped(out, items[i]);
+    out += '"';
+  }
+  out += ']';
+}
+
+void endpoint_json(std::string& out, const Pool& pool, const Endpoint& e,
+                   std::chrono::steady_clock::time_point now) {
+  constexpr auto relaxed = std::memory_order_relaxed;
+  const EndpointLoad& load = e.load;
+  const std::int64_t now_ns = to_ns(now);
+  const std::int64_t scraped = load.scraped_at_ns.load(std::memory_order_acquire);
+  const std::int64_t ejected_until = load.ejected_until_ns.load(relaxed);
+  out += R"({"name":")";
+  append_json_escaped(out, e.name);
+  out += R"(","scraped":)";
+  if (scraped == 0) {
+    out += "null";
+  } else {
+    out += R"({"waiting":)";
+    number(out, load.waiting.load(relaxed));
+    out += R"(,"running":)";
+    number(out, load.running.load(relaxed));
+    out += R"(,"kv_usage":)";
+    number(out, load.kv_usage.load(relaxed));
+    const double age_ms = static_cast<double>(now_ns - scraped) / 1e6;
+    fmt::format_to(std::back_inserter(out), R"(,"age_ms":{:.1f},"stale":{})", age_ms,
+                   age_ms > static_cast<double>(pool.metrics.staleness.count()));
+    if (auto loras = load.loras.load(std::memory_order_acquire)) {
+      fmt::format_to(std::back_inserter(out), R"(,"max_loras":{},"running_loras":)", loras->max_loras);
+      string_list(out, loras->running);
+      out += R"(,"waiting_loras":)";
+      string_list(out, loras->waiting);
+    }
+    out += '}';
+  }
+  const bool ejected = ejected_until > now_ns;
+  fmt::format_to(std::back_inserter(out),
+                 R"(,"in_flight":{},"dispatched_since_scrape":{},"health":{{"available":{},)"
+                 R"("ejected_for_ms":{:.0f},"scrape_failures":{},"connect_failures":{},)"
+                 R"("consecutive_5xx":{}}},"prefix_index_entries":{}}})",
+                 e.in_flight.load(relaxed), load.dispatched_since_scrape.load(relaxed),
+                 is_available(e, now), ejected ? static_cast<double>(ejected_until - now_ns) / 1e6 : 0.0,
+                 load.scrape_failures.load(relaxed), load.connect_failures.load(relaxed),
+                 load.consecutive_5xx.load(relaxed), pool.profile ? pool.profile->state_entries(e) : 0);
+}
+
+}  // namespace
+
+std::string render_endpoints_json(const Snapshot& snapshot,
+                                  std::chrono::steady_clock::time_point now) {
+  std::string out = R"({"pools":[)";
+  for (std::size_t p = 0; p < snapshot.pools.size(); ++p) {
+    const Pool& pool = *snapshot.pools[p];
+    if (p) out += ',';
+    out += R"({"name":")";
+    append_json_escaped(out, pool.name);
+    out += R"(","metrics":")";
+    append_json_escaped(out, pool.metrics.flavour);
+    out += R"(","endpoints":[)";
+    for (std::size_t i = 0; i < pool.endpoints.size(); ++i) {
+      if (i) out += ',';
+      endpoint_json(out, pool, *pool.endpoints[i], now);
+    }
+    out += "]}";
+  }
+  out += "]}\n";
+  return out;
+}
+
+}  // namespace infergate

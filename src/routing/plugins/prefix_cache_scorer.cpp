@@ -1,0 +1,77 @@
+// "prefix-cache-scorer": the share of the prompt's leading blocks this gateway already sent to
+// each endpoint (whose KV cache probably still holds them): matched leading blocks / total
+// blocks. Parameters: block_size (bytes of canonical prompt per block, 64), max_blocks (256),
+// index_bytes (memory bound of the index, 16 MiB), hot_spot_queue (8).
+// Hot-spot guard: a warm cache is worth less than a long wait. Endpoints whose hybrid queue is
+// more than hot_spot_queue above the shortest candidate queue score 0, so a popular prefix
+// spreads once its favourite falls behind, and load wins.
+// State: the PrefixIndex (thread-safe, see prefix_index.hpp), updated by on_dispatched.
+#include "routing/plugins/plugins.hpp"
+
+#include <algorithm>
+
+#include "routing/prefix_hash.hpp"
+#include "routing/prefix_index.hpp"
+#include "routing/registry.hpp"
+
+namespace infergate::plugins {
+namespace {
+
+class PrefixCacheScorer final : public Scorer {
+ public:
+  explicit PrefixCacheScorer(const PluginConfig& config)
+      : block_size_(static_cast<std::size_t>(plugin_param(config, "block_size"))),
+        max_blocks_(static_cast<std::size_t>(plugin_param(config, "max_blocks"))),
+        hot_spot_queue_(plugin_param(config, "hot_spot_queue")),
+        index_(static_cast<std::size_t>(plugin_param(config, "index_bytes"))) {}
+
+  std::string_view type() const noexcept override { return "prefix-cache-scorer"; }
+
+  void prepare(SchedulingRequest& request) const override {
+    prefix_block_hashes(request.facts->prompt, request.model, block_size_, max_blocks_,
+                        request.prefix_hashes);
+  }
+
+  void score(const SchedulingRequest& request, std::span<const EndpointView* const> candidates,
+             std::span<double> out) const override {
+    const std::size_t n = candidates.size();
+    std::fill(out.begin(), out.end(), 0.0);
+    if (request.prefix_hashes.empty() || n == 0) return;
+    thread_local std::vector<std::uint32_t> ids, matched;
+    ids.resize(n);
+    matched.resize(n);
+    double min_queue = candidates[0]->queue;
+    for (std::size_t i = 0; i < n; ++i) {
+      ids[i] = candidates[i]->endpoint->id;
+      min_queue = std::min(min_queue, candidates[i]->queue);
+    }
+    index_.match(request.prefix_hashes, ids, matched);
+    const double total = static_cast<double>(request.prefix_hashes.size());
+    for (std::size_t i = 0; i < n; ++i) {
+      const bool hot = candidates[i]->queue > min_queue + hot_spot_queue_;
+      out[i] = hot ? 0.0 : matched[i] / total;
+    }
+  }
+
+  void on_dispatched(const Endpoint& endpoint, const DispatchedRequest& request) const override {
+    index_.insert(request.prefix_hashes, endpoint.id);
+  }
+
+  std::size_t state_entries(const Endpoint& endpoint) const override {
+    return index_.entries(endpoint.id);
+  }
+
+ private:
+  std::size_t block_size_;
+  std::size_t max_blocks_;
+  double hot_spot_queue_;
+  mutable PrefixIndex index_;
+};
+
+}  // namespace
+
+std::unique_ptr<Plugin> make_prefix_cache_scorer(const PluginConfig& config) {
+  return std::make_unique<PrefixCacheScorer>(config);
+}
+
+}  // namespace infergate::plugins

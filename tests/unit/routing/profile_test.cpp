@@ -1,0 +1,201 @@
+// The pipeline end to end through schedule(): profiles from config, saturation, priorities,
+// queue verdicts, dispatch hooks, the scores header and /debug/endpoints.
+#include <doctest/doctest.h>
+
+#include <map>
+
+#include "infergate/routing.hpp"
+#include "routing/endpoint_health.hpp"
+#include "routing/profile.hpp"
+#include "routing/registry.hpp"
+
+using namespace infergate;
+using namespace std::chrono_literals;
+
+namespace {
+
+const SteadyClock::time_point t0 = SteadyClock::time_point{} + 1000s;
+
+GatewayConfig fleet_config(std::size_t n, SchedulerConfig scheduler = {}) {
+  GatewayConfig config;
+  PoolConfig pool;
+  pool.name = "p";
+  for (std::size_t i = 0; i < n; ++i) pool.endpoints.push_back({"127.0.0.1", static_cast<std::uint16_t>(i + 1)});
+  pool.scheduler = scheduler;
+  pool.metrics.flavour = "vllm";
+  config.pools.push_back(pool);
+  config.models.push_back({"m", {{"p", "", 1}}, priority::standard});
+  config.models.push_back({"batch", {{"p", "", 1}}, priority::sheddable});
+  config.models.push_back({"adapter", {{"p", "lora-a", 1}}, priority::critical});
+  config.objectives.push_back({"bulk", priority::sheddable});
+  return config;
+}
+
+void scrape(Endpoint& e, double waiting, double kv, SteadyClock::time_point at = t0) {
+  ScrapedLoad s;
+  s.waiting = waiting;
+  s.running = 1;
+  s.kv_usage = kv;
+  record_scrape(e, s, at);
+}
+
+}  // namespace
+
+TEST_CASE("profiles: the default and named plugins from config") {
+  const auto d = build_profile({});
+  CHECK(d->filters.size() == 1);
+  REQUIRE(d->scorers.size() == 4);
+  const std::map<std::string_view, double> weights = {
+      {"queue-scorer", 2}, {"kv-cache-scorer", 2}, {"prefix-cache-scorer", 3}, {"lora-affinity-scorer", 1}};
+  for (const auto& s : d->scorers) CHECK(weights.at(s.scorer->type()) == s.weight);
+  CHECK(d->picker->type() == "max-score-picker");
+  const auto rr = build_profile({{{"round-robin", 1, {}}}});
+  CHECK(rr->scorers.empty());
+  CHECK(rr->picker->type() == "round-robin");
+  CHECK_THROWS_AS(build_profile({{{"no-such-plugin", 1, {}}}}), std::invalid_argument);
+  CHECK_THROWS_AS(build_profile({{{"random", 1, {}}, {"round-robin", 1, {}}}}), std::invalid_argument);
+}
+
+TEST_CASE("schedule: load, KV and warm prefixes steer the default profile") {
+  const SnapshotPtr snapshot = build_snapshot(fleet_config(3));
+  const auto& eps = snapshot->pools[0]->endpoints;
+  const std::string system(512, 's');
+  RequestFacts facts;
+  facts.model = "m";
+  facts.prompt = {{"system", system}, {"user", "hi"}};
+  RequestContext request;
+  request.facts = &facts;
+  request.want_scores = true;
+  Rng rng(1);
+  struct Case {
+    const char* what;
+    std::vector<double> waiting, kv;
+    std::string expected;
+  };
+  const Case cases[] = {
+      {"shortest queue", {3, 0, 2}, {0.1, 0.1, 0.1}, "127.0.0.1:2"},
+      {"most free KV", {1, 1, 1}, {0.5, 0.6, 0.1}, "127.0.0.1:3"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.what);
+    for (std::size_t i = 0; i < 3; ++i) scrape(*eps[i], c.waiting[i], c.kv[i]);
+    const auto d = schedule(*snapshot, request, rng, 3, t0 + 10ms);
+    REQUIRE(d.has_value());
+    CHECK(d->verdict == Verdict::dispatch);
+    CHECK(d->endpoints.size() == 3);
+    CHECK(d->endpoints[0]->name == c.expected);
+    CHECK(d->scores.size() == 3);
+    CHECK(d->scores[0] >= d->scores[1]);
+  }
+  // A warm prefix: dispatch to endpoint 1 once, equal load: it wins from then on.
+  for (std::size_t i = 0; i < 3; ++i) scrape(*eps[i], 1, 0.2);
+  auto d = schedule(*snapshot, request, rng, 3, t0 + 10ms);
+  REQUIRE(d.has_value());
+  CHECK_FALSE(d->prefix_hashes.empty());
+  record_dispatch(*d, *eps[0]);
+  CHECK(eps[0]->load.dispatched_since_scrape == 1);
+  scrape(*eps[0], 1, 0.2);
+  for (int i = 0; i < 20; ++i) {
+    d = schedule(*snapshot, request, rng, 3, t0 + 10ms);
+    CHECK(d->endpoints[0] == eps[0]);
+  }
+  CHECK(scores_header(*d).starts_with("127.0.0.1:1="));
+  const std::string json = render_endpoints_json(*snapshot, t0 + 10ms);
+  CHECK(json.find(R"("name":"127.0.0.1:1","scraped":{"waiting":1,"running":1,"kv_usage":0.2,"age_ms":10.0)") !=
+        std::string::npos);
+  CHECK(json.find(R"("prefix_index_entries":8})") != std::string::npos);  // 520 bytes / 64
+}
+
+TEST_CASE("saturation: sheddable refused, the rest queued; stale metrics never saturate") {
+  const SnapshotPtr snapshot = build_snapshot(fleet_config(2));
+  const auto& eps = snapshot->pools[0]->endpoints;
+  Rng rng(2);
+  struct Case {
+    const char* what;
+    std::string model, objective;
+    std::vector<double> waiting, kv;
+    std::chrono::milliseconds age;
+    bool refused;     // 429
+    Verdict verdict;  // when not refused
+  };
+  const Case cases[] = {
+      {"not saturated", "batch", "", {6, 0}, {0.1, 0.1}, 10ms, false, Verdict::dispatch},
+      {"all saturated, sheddable", "batch", "", {6, 0}, {0.1, 0.9}, 10ms, true, Verdict::dispatch},
+      {"all saturated, standard", "m", "", {6, 9}, {0.1, 0.1}, 10ms, false, Verdict::queue},
+      {"objective makes it sheddable", "m", "bulk", {6, 9}, {0.1, 0.1}, 10ms, true, Verdict::dispatch},
+      {"unknown objective: model's", "m", "nope", {6, 9}, {0.1, 0.1}, 10ms, false, Verdict::queue},
+      {"stale metrics", "batch", "", {60, 60}, {1, 1}, 3s, false, Verdict::dispatch},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.what);
+    for (std::size_t i = 0; i < 2; ++i) scrape(*eps[i], c.waiting[i], c.kv[i]);
+    RequestFacts facts;
+    facts.model = c.model;
+    RequestContext request;
+    request.facts = &facts;
+    request.objective = c.objective;
+    const auto d = schedule(*snapshot, request, rng, 3, t0 + c.age);
+    if (c.refused) {
+      REQUIRE_FALSE(d.has_value());
+      CHECK(d.error() == ErrorKind::saturated);
+    } else {
+      REQUIRE(d.has_value());
+      CHECK(d->verdict == c.verdict);
+    }
+  }
+}
+
+TEST_CASE("an empty pool queues non-sheddable requests; the old overload refuses with 503") {
+  GatewayConfig config = fleet_config(0);
+  const SnapshotPtr snapshot = build_snapshot(config);
+  Rng rng(3);
+  RequestFacts facts;
+  facts.model = "m";
+  RequestContext request;
+  request.facts = &facts;
+  const auto d = schedule(*snapshot, request, rng, 3, t0);
+  REQUIRE(d.has_value());
+  CHECK(d->verdict == Verdict::queue);
+  CHECK(d->endpoints.empty());
+  CHECK(schedule(*snapshot, facts, rng).error() == ErrorKind::no_ready_endpoint);
+  facts.model = "batch";
+  CHECK(schedule(*snapshot, request, rng, 3, t0).error() == ErrorKind::no_ready_endpoint);
+}
+
+TEST_CASE("LoRA: the adapter's served name steers to the server that runs it") {
+  const SnapshotPtr snapshot = build_snapshot(fleet_config(3));
+  const auto& eps = snapshot->pools[0]->endpoints;
+  for (std::size_t i = 0; i < 3; ++i) {
+    ScrapedLoad s;
+    s.waiting = 0;
+    s.kv_usage = 0.1;
+    s.has_lora_info = true;
+    s.max_loras = 1;
+    if (i == 2) s.running_loras = {"lora-a"};
+    else s.running_loras = {"lora-b"};
+    record_scrape(*eps[i], s, t0);
+  }
+  RequestFacts facts;
+  facts.model = "adapter";
+  RequestContext request;
+  request.facts = &facts;
+  Rng rng(4);
+  for (int i = 0; i < 10; ++i) {
+    const auto d = schedule(*snapshot, request, rng, 3, t0);
+    REQUIRE(d.has_value());
+    CHECK(d->served_model() == "lora-a");
+    CHECK(d->endpoints[0] == eps[2]);
+  }
+}
+
+TEST_CASE("a reload with the same scheduler config keeps the profile (and its index)") {
+  const GatewayConfig config = fleet_config(2);
+  const SnapshotPtr first = build_snapshot(config);
+  const SnapshotPtr second = build_snapshot(config, first.get());
+  CHECK(first->pools[0]->profile == second->pools[0]->profile);
+  GatewayConfig changed = config;
+  changed.pools[0].scheduler = SchedulerConfig{{{"random", 1, {}}}};
+  const SnapshotPtr third = build_snapshot(changed, second.get());
+  CHECK(third->pools[0]->profile != second->pools[0]->profile);
+  CHECK(third->pools[0]->profile->picker->type() == "random");
+}
