@@ -226,6 +226,100 @@ bool is_boolean(od::value& value) {
 }
 
 using FactsResult = boost::system::result<RequestFacts, ErrorKind>;
+using PromptPart = RequestFacts::PromptPart;
+
+// A string value, validated and consumed as validate_value does, its raw content kept in `out`;
+// any other value is validated and leaves `out` alone. Returns whether it was a string.
+error_code capture_string(od::value& value, int depth, std::string_view& out, bool& is_string) {
+  od::json_type type;
+  if (auto e = value.type().get(type)) return e;
+  is_string = type == od::json_type::string;
+  if (!is_string) return validate_value(value, depth);
+  const std::string_view tok = trim_right(value.raw_json_token());
+  if (!valid_string_token(tok)) return simdjson::STRING_ERROR;
+  if (auto e = value.get_raw_json_string().error()) return e;
+  out = tok.substr(1, tok.size() - 2);
+  return simdjson::SUCCESS;
+}
+
+// A message's "content": a string, or an array of parts whose "text" strings count.
+error_code read_content(od::value& value, int depth, std::vector<PromptPart>& parts) {
+  std::string_view text;
+  bool is_string = false;
+  od::json_type type;
+  if (auto e = value.type().get(type)) return e;
+  if (type != od::json_type::array) {
+    if (auto e = capture_string(value, depth, text, is_string)) return e;
+    if (is_string) parts.push_back({{}, text});
+    return simdjson::SUCCESS;
+  }
+  od::array array;
+  if (auto e = value.get_array().get(array)) return e;
+  for (auto result : array) {
+    if (auto e = result.error()) return e;
+    od::value& part = result.value_unsafe();
+    if (auto e = part.type().get(type)) return e;
+    if (type != od::json_type::object) {
+      if (auto e = validate_value(part, depth + 1)) return e;
+      continue;
+    }
+    od::object object;
+    if (auto e = part.get_object().get(object)) return e;
+    for (auto field_result : object) {
+      if (auto e = field_result.error()) return e;
+      od::field& field = field_result.value_unsafe();
+      std::string_view key;
+      if (auto e = field.unescaped_key().get(key)) return e;
+      if (key == "text") {
+        if (auto e = capture_string(field.value(), depth + 2, text, is_string)) return e;
+        if (is_string) parts.push_back({{}, text});
+      } else if (auto e = validate_value(field.value(), depth + 2)) {
+        return e;
+      }
+    }
+  }
+  return simdjson::SUCCESS;
+}
+
+// "messages": validated like any value; the role and text of each message kept, in order.
+// The role is attached after the message's fields are read (it may follow "content").
+error_code read_messages(od::value& value, std::vector<PromptPart>& parts) {
+  od::json_type type;
+  if (auto e = value.type().get(type)) return e;
+  if (type != od::json_type::array) return validate_value(value, 1);
+  od::array array;
+  if (auto e = value.get_array().get(array)) return e;
+  for (auto result : array) {
+    if (auto e = result.error()) return e;
+    od::value& message = result.value_unsafe();
+    if (auto e = message.type().get(type)) return e;
+    if (type != od::json_type::object) {
+      if (auto e = validate_value(message, 2)) return e;
+      continue;
+    }
+    od::object object;
+    if (auto e = message.get_object().get(object)) return e;
+    const std::size_t first = parts.size();
+    std::string_view role;
+    for (auto field_result : object) {
+      if (auto e = field_result.error()) return e;
+      od::field& field = field_result.value_unsafe();
+      std::string_view key;
+      if (auto e = field.unescaped_key().get(key)) return e;
+      bool is_string = false;
+      if (key == "role") {
+        if (auto e = capture_string(field.value(), 3, role, is_string)) return e;
+      } else if (key == "content") {
+        if (auto e = read_content(field.value(), 3, parts)) return e;
+      } else if (auto e = validate_value(field.value(), 3)) {
+        return e;
+      }
+    }
+    if (parts.size() == first) parts.push_back({role, {}});  // a tool call, an empty turn
+    for (std::size_t i = first; i < parts.size(); ++i) parts[i].role = role;
+  }
+  return simdjson::SUCCESS;
+}
 
 // The top-level "model" value: a string, its escapes decoded, its token located in the body.
 // The value is consumed either way, so the walk can go on validating the rest.
@@ -275,6 +369,14 @@ FactsResult walk_document(od::parser& parser, const char* data, std::size_t size
         if (r.error() == ErrorKind::invalid_json) return r.error();
         refusal = refusal.value_or(r.error());
       }
+    } else if (key == "messages") {
+      facts.prompt.clear();  // a repeated key: the last one wins, as for "stream"
+      if (read_messages(value, facts.prompt)) return ErrorKind::invalid_json;
+    } else if (key == "prompt") {
+      std::string_view text;
+      bool is_string = false;
+      if (capture_string(value, 1, text, is_string)) return ErrorKind::invalid_json;
+      if (is_string) facts.prompt.assign(1, PromptPart{{}, text});
     } else if (key == "stream" && is_boolean(value)) {
       // Last one wins, as in the JSON parsers model servers use.
       bool stream = false;
@@ -306,7 +408,15 @@ FactsResult extract_request_facts(std::string_view body, std::size_t capacity) {
   // start of the body, so they hold in the caller's buffer too.
   const simdjson::padded_string copy(body);
   if (copy.data() == nullptr && !body.empty()) return ErrorKind::body_too_large;  // out of memory
-  return walk(copy.data(), copy.size() + simdjson::SIMDJSON_PADDING);
+  FactsResult result = walk(copy.data(), copy.size() + simdjson::SIMDJSON_PADDING);
+  if (result) {
+    // The prompt views point into the copy: move them to the same bytes of the caller's body.
+    const auto rebase = [&](std::string_view& v) {
+      if (v.data() != nullptr) v = {body.data() + (v.data() - copy.data()), v.size()};
+    };
+    for (auto& part : result->prompt) rebase(part.role), rebase(part.text);
+  }
+  return result;
 }
 
 std::string rewrite_model(std::string_view body, const RequestFacts& facts,

@@ -365,3 +365,51 @@ TEST_CASE("differential: agrees with simdjson's full DOM validation on mutated b
   CHECK(valid > 1000);
   CHECK(refused > 1000);
 }
+
+TEST_CASE("the prompt: roles and texts of chat messages, or the completion prompt, as views") {
+  using Parts = std::vector<std::pair<std::string, std::string>>;
+  struct Case {
+    std::string body;
+    Parts expected;
+  };
+  const std::vector<Case> cases = {
+      {R"({"model":"m","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}]})",
+       {{"system", "be brief"}, {"user", "hi"}}},
+      {R"({"messages":[{"content":"text first","role":"user"}],"model":"m"})", {{"user", "text first"}}},
+      {R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"},)"
+       R"({"type":"image_url","image_url":{"url":"data:x"}},{"type":"text","text":"b\n"}]}]})",
+       {{"user", "a"}, {"user", "b\\n"}}},
+      {R"({"model":"m","messages":[{"role":"assistant","tool_calls":[]}]})", {{"assistant", ""}}},
+      {R"({"model":"m","prompt":"Once upon a time"})", {{"", "Once upon a time"}}},
+      {R"({"model":"m","prompt":[1,2,3]})", {}},
+      {R"({"model":"m","messages":"not a list"})", {}},
+      {R"({"model":"m"})", {}},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.body);
+    for (bool padded : {true, false}) {
+      CAPTURE(padded);
+      PaddedBody buffer(c.body);
+      const auto result = padded ? extract_request_facts(buffer.view(), buffer.capacity())
+                                 : extract_request_facts(buffer.view());
+      REQUIRE(result.has_value());
+      Parts got;
+      for (const auto& part : result->prompt) {
+        // Views into the caller's buffer, copied or not.
+        if (!part.text.empty()) {
+          CHECK(part.text.data() >= buffer.view().data());
+          CHECK(part.text.data() < buffer.view().data() + buffer.view().size());
+        }
+        got.emplace_back(std::string(part.role), std::string(part.text));
+      }
+      CHECK(got == c.expected);
+    }
+  }
+  // Invalid JSON inside messages is still refused.
+  CHECK(extract_padded(R"({"model":"m","messages":[{"role":"user","content":"a"},]})").error() ==
+        ErrorKind::invalid_json);
+  CHECK(extract_padded(R"({"model":"m","messages":[{"role":"user","content":[1,,2]}]})").error() ==
+        ErrorKind::invalid_json);
+  CHECK(extract_padded(R"({"model":"m","messages":[{"role":"us\qer","content":"a"}]})").error() ==
+        ErrorKind::invalid_json);
+}
