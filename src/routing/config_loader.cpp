@@ -16,80 +16,12 @@
 #include <yaml-cpp/yaml.h>
 
 #include "infergate/config.hpp"
+#include "routing/config_loader.hpp"
 #include "routing/config_values.hpp"
 #include "routing/yaml_document.hpp"
 
 namespace infergate {
-namespace {
-
-// Where a value sits in the file, kept for the checks that span several entries.
-struct Where {
-  int line = 0;
-  int column = 0;
-  std::string field;
-};
-
-// One handler per known key of a YAML map.
-struct FieldSpec {
-  std::string_view key;
-  bool required;
-  std::function<void(const YAML::Node& value, const std::string& path)> parse;
-  bool allow_null = false;  // `key:` with nothing after it is fine (an empty list)
-};
-
-class Loader {
- public:
-  explicit Loader(std::string file) : file_(std::move(file)) {}
-
-  GatewayConfig load(const YAML::Node& root);
-  std::vector<ConfigIssue>& issues() { return issues_; }
-
- private:
-  Where where(const YAML::Node& node, const std::string& path) const;
-  void issue(const Where& at, std::string message);
-  void issue(const YAML::Node& node, const std::string& path, std::string message) {
-    issue(where(node, path), std::move(message));
-  }
-
-  bool fields(const YAML::Node& map, const std::string& path, const std::vector<FieldSpec>& specs);
-  template <typename Item>
-  void sequence(const YAML::Node& node, const std::string& path, Item&& item);
-
-  std::optional<std::string> text(const YAML::Node& node, const std::string& path,
-                                  bool allow_empty = false);
-  template <typename T>
-  void set_integer(const YAML::Node& node, const std::string& path, T& out, std::uint64_t min,
-                   std::uint64_t max);
-  void set_bool(const YAML::Node& node, const std::string& path, bool& out);
-  void set_size(const YAML::Node& node, const std::string& path, std::size_t& out,
-                std::size_t min, std::size_t max);
-  void set_duration(const YAML::Node& node, const std::string& path, Millis& out, bool allow_zero);
-  void set_host_port(const YAML::Node& node, const std::string& path, HostPort& out);
-  void set_workers(const YAML::Node& node, const std::string& path, unsigned& out);
-
-  void timeouts(const YAML::Node& node, const std::string& path, Timeouts& out);
-  void pool(const YAML::Node& node, const std::string& path, GatewayConfig& config);
-  void model(const YAML::Node& node, const std::string& path, GatewayConfig& config);
-  void target(const YAML::Node& node, const std::string& path, ModelConfig& model);
-  void cross_check(const GatewayConfig& config);
-
-  std::string file_;
-  std::vector<ConfigIssue> issues_;
-  // Locations of parsed entries, in config order, for the cross-entry checks.
-  std::vector<Where> pool_names_;
-  std::vector<Where> model_names_;
-  std::vector<Where> model_targets_;
-  std::vector<std::vector<Where>> target_pools_;  // [model][target]
-  Where admin_at_;
-};
-
-std::string child(const std::string& path, std::string_view key) {
-  return path.empty() ? std::string(key) : fmt::format("{}.{}", path, key);
-}
-
-std::string element(const std::string& path, std::size_t i) {
-  return fmt::format("{}[{}]", path, i);
-}
+namespace config_detail {
 
 std::string unknown_key_message(std::string_view key, const std::vector<FieldSpec>& specs) {
   std::string message = fmt::format("unknown key '{}'", key);
@@ -165,14 +97,6 @@ bool Loader::fields(const YAML::Node& map, const std::string& path,
   return true;
 }
 
-template <typename Item>
-void Loader::sequence(const YAML::Node& node, const std::string& path, Item&& item) {
-  if (!node.IsSequence()) {
-    issue(node, path, "expected a list");
-    return;
-  }
-  for (std::size_t i = 0; i < node.size(); ++i) item(node[i], element(path, i));
-}
 
 std::optional<std::string> Loader::text(const YAML::Node& node, const std::string& path,
                                         bool allow_empty) {
@@ -187,19 +111,6 @@ std::optional<std::string> Loader::text(const YAML::Node& node, const std::strin
   return node.Scalar();
 }
 
-template <typename T>
-void Loader::set_integer(const YAML::Node& node, const std::string& path, T& out,
-                         std::uint64_t min, std::uint64_t max) {
-  const auto s = text(node, path);
-  if (!s) return;
-  std::uint64_t value = 0;
-  const auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), value);
-  if (ec != std::errc{} || end != s->data() + s->size() || value < min || value > max) {
-    issue(node, path, fmt::format("expected an integer from {} to {}, got '{}'", min, max, *s));
-    return;
-  }
-  out = static_cast<T>(value);
-}
 
 void Loader::set_bool(const YAML::Node& node, const std::string& path, bool& out) {
   const auto s = text(node, path);
@@ -298,6 +209,12 @@ void Loader::pool(const YAML::Node& node, const std::string& path, GatewayConfig
              name_at = where(n, p);
              if (auto s = text(n, p)) pool.name = *s;
            }},
+          {"scheduler", false,
+           [&](const YAML::Node& n, const std::string& p) { scheduler(n, p, pool.scheduler.emplace()); }},
+          {"metrics", false,
+           [&](const YAML::Node& n, const std::string& p) { metrics(n, p, pool.metrics); }},
+          {"saturation", false,
+           [&](const YAML::Node& n, const std::string& p) { saturation(n, p, pool.saturation); }},
           {"endpoints", true, [&](const YAML::Node& n, const std::string& p) {
              // An empty list is allowed: a pool scaled to zero answers 503 until it has endpoints.
              if (n.IsNull()) return;
@@ -367,6 +284,8 @@ void Loader::model(const YAML::Node& node, const std::string& path, GatewayConfi
              target_pools_.back().push_back(where(n, p));
              if (auto s = text(n, p)) short_target().pool = *s;
            }},
+          {"priority", false,
+           [&](const YAML::Node& n, const std::string& p) { set_priority(n, p, model.priority); }},
           {"model", false, [&](const YAML::Node& n, const std::string& p) {
              has_model = true;
              if (auto s = text(n, p)) short_target().model = *s;
@@ -457,6 +376,15 @@ GatewayConfig Loader::load(const YAML::Node& root) {
            [&](const YAML::Node& n, const std::string& p) { set_bool(n, p, config.debug_headers); }},
           {"timeouts", false,
            [&](const YAML::Node& n, const std::string& p) { timeouts(n, p, config.timeouts); }},
+          {"scheduler", false,
+           [&](const YAML::Node& n, const std::string& p) { scheduler(n, p, config.scheduler); }},
+          {"queue", false,
+           [&](const YAML::Node& n, const std::string& p) { queue(n, p, config.queue); }},
+          {"objectives", false,
+           [&](const YAML::Node& n, const std::string& p) {
+             if (n.IsNull()) return;
+             sequence(n, p, [&](const YAML::Node& e, const std::string& ep) { objective(e, ep, config); });
+           }, true},
           {"pools", false,
            [&](const YAML::Node& n, const std::string& p) {
              if (n.IsNull()) return;
@@ -474,7 +402,9 @@ GatewayConfig Loader::load(const YAML::Node& root) {
   return config;
 }
 
-}  // namespace
+}  // namespace config_detail
+
+using config_detail::Loader;
 
 GatewayConfig load_config_string(const std::string& yaml, const std::string& name) {
   Loader loader(name);
