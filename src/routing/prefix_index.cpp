@@ -54,36 +54,53 @@ PrefixIndex::PrefixIndex(std::size_t bytes) {
   if (!buckets_) throw std::bad_alloc();
 }
 
+std::uint64_t PrefixIndex::holders(std::uint64_t hash, const void* table_ptr) const {
+  const auto& table = *static_cast<const IdTable*>(table_ptr);
+  const std::size_t b = bucket_of(hash);
+  std::uint64_t mask = 0;
+  std::lock_guard lock(stripe(b));
+  for (const Way& way : buckets_[b].ways) {
+    if (way.hash != hash || way.endpoint == 0) continue;
+    if (const auto i = table.find(way.endpoint); i >= 0) mask |= std::uint64_t{1} << i;
+  }
+  return mask;
+}
+
+// Hashes are chained, so an endpoint that holds block k was sent the whole prefix up to k: the
+// number of leading blocks an endpoint holds is found by bisection, for each group of endpoints
+// at once. A 4 KB prompt (62 blocks) costs about 6 bucket probes per distinct matched length
+// instead of one per block. (An evicted block in the middle is then looked past: the server's
+// cache evicts from the end of a prefix, not from its middle, so that is the better guess.)
+void PrefixIndex::bisect(std::span<const std::uint64_t> hashes, const void* table,
+                         std::uint32_t lo, std::uint32_t hi, std::uint64_t group,
+                         std::span<std::uint32_t> matched) const {
+  // Every endpoint in `group` holds at least `lo` and at most `hi` leading blocks.
+  while (group != 0) {
+    if (lo == hi) {
+      for (; group != 0; group &= group - 1) matched[static_cast<std::size_t>(std::countr_zero(group))] = lo;
+      return;
+    }
+    const std::uint32_t mid = lo + (hi - lo + 1) / 2;  // does it hold block mid - 1?
+    const std::uint64_t holding = holders(hashes[mid - 1], table) & group;
+    bisect(hashes, table, mid, hi, holding, matched);
+    group &= ~holding;
+    hi = mid - 1;
+  }
+}
+
 void PrefixIndex::match(std::span<const std::uint64_t> hashes,
                         std::span<const std::uint32_t> endpoint_ids,
                         std::span<std::uint32_t> matched) const {
-  const std::size_t n = endpoint_ids.size();
   std::fill(matched.begin(), matched.end(), 0u);
-  if (n == 0) return;
+  if (hashes.empty()) return;
   thread_local IdTable table;
-  thread_local std::vector<char> alive, seen;
-  table.build(endpoint_ids);
-  alive.assign(n, 1);
-  std::size_t alive_count = n;
-  for (std::uint32_t block = 0; block < hashes.size() && alive_count > 0; ++block) {
-    const std::uint64_t h = hashes[block];
-    const std::size_t b = bucket_of(h);
-    seen.assign(n, 0);
-    {
-      std::lock_guard lock(stripe(b));
-      for (const Way& way : buckets_[b].ways) {
-        if (way.hash != h || way.endpoint == 0) continue;
-        if (const auto i = table.find(way.endpoint); i >= 0) seen[static_cast<std::size_t>(i)] = 1;
-      }
-    }
-    alive_count = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      alive[i] = alive[i] && seen[i];
-      if (alive[i]) {
-        matched[i] = block + 1;
-        ++alive_count;
-      }
-    }
+  const auto blocks = static_cast<std::uint32_t>(hashes.size());
+  // Groups of 64 candidates: one bit each.
+  for (std::size_t first = 0; first < endpoint_ids.size(); first += 64) {
+    const std::size_t n = std::min<std::size_t>(64, endpoint_ids.size() - first);
+    table.build(endpoint_ids.subspan(first, n));
+    const std::uint64_t all = n == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1;
+    bisect(hashes, &table, 0, blocks, all, matched.subspan(first, n));
   }
 }
 
