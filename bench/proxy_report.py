@@ -93,7 +93,8 @@ def main():
       "`messages` array (`bench/wrk/chat_post.lua`).\n")
     w(f"Pinning: simulators and the proxy on core {proxy_core}; wrk on core {rps_core} for "
       f"requests/s at 64 connections, on core {lat_core} for latency at 1 connection (a wake-up "
-      "across cores costs 50-70 us here, more than the hop being measured). "
+      "across cores costs 50-70 us here, more than the hop being measured). Every process of the "
+      "run has nice -19, so that other work on this shared 2-vCPU VM perturbs it less. "
       f"Each figure is one {a.duration} s wrk run after a 2 s warm-up.\n")
     w("```\n" + read("machine.txt") + "\n```\n")
 
