@@ -152,7 +152,8 @@ for wl in $WORKLOADS; do
   sat="${SAT[$wl]}"
   fr="$FRACTIONS"; pols="$POLICIES"
   case "$wl" in
-    lora) fr="0.5 1.0";;                         # LoRA affinity: moderate and saturated load
+    lora) fr="0.5 1.0"                           # LoRA affinity: moderate and saturated load
+          pols="$(echo "$POLICIES" | tr ' ' '\n' | grep -E '^(round-robin|least-request|infergate)$' | tr '\n' ' ')";;
     priority) fr="0.1 1.5"; pols="$(echo "$POLICIES" | tr ' ' '\n' | grep -E '^(round-robin|least-request|infergate)$' | tr '\n' ' ')";;
   esac
   rates="$(for f in $fr; do "$PY" -c "print(round($f*$sat, 2))"; done | paste -sd, -)"
