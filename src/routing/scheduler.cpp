@@ -54,6 +54,17 @@ bool pool_saturated(std::span<const EndpointView> views) {
   });
 }
 
+bool pool_accepts(const Pool& pool, SteadyClock::time_point now) {
+  if (pool.endpoints.empty()) return false;
+  thread_local std::vector<EndpointView> views;
+  const ViewOptions options = view_options(pool);
+  views.resize(pool.endpoints.size());
+  for (std::uint32_t i = 0; i < views.size(); ++i) {
+    read_view(*pool.endpoints[i], i, now, options, {}, views[i]);
+  }
+  return !pool_saturated(views);
+}
+
 ScheduleResult schedule(const Snapshot& snapshot, const RequestContext& request, Rng& rng,
                         std::size_t max_endpoints, std::chrono::steady_clock::time_point now) {
   Decision decision;

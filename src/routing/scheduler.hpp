@@ -9,6 +9,11 @@
 
 namespace infergate {
 
+// Header names the proxy reads into RequestContext, or writes (debug_headers).
+inline constexpr std::string_view kSessionHeader = "x-session-id";
+inline constexpr std::string_view kObjectiveHeader = "x-gateway-inference-objective";
+inline constexpr std::string_view kScoresHeader = "x-gateway-destination-endpoint-scores";
+
 // One target of `model` drawn with probability weight / total_weight; never a weight-0 target.
 // nullptr when the model has no target with a positive weight.
 const Target* pick_target(const ModelRoute& model, Rng& rng);
@@ -18,6 +23,11 @@ int request_priority(const Snapshot& snapshot, const ModelRoute& model, std::str
 
 // What read_view needs from a pool's settings.
 ViewOptions view_options(const Pool& pool);
+
+// Whether a queued request for `pool` could be dispatched now: the pool has endpoints and is not
+// saturated. The proxy checks it when capacity may have freed (a response finished, a scrape
+// arrived) before popping its wait queue and calling schedule() again.
+bool pool_accepts(const Pool& pool, SteadyClock::time_point now);
 
 // True when every available candidate (all of them, when none is available) is saturated.
 bool pool_saturated(std::span<const EndpointView> views);

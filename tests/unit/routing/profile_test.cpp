@@ -8,6 +8,7 @@
 #include "routing/endpoint_health.hpp"
 #include "routing/profile.hpp"
 #include "routing/registry.hpp"
+#include "routing/scheduler.hpp"
 
 using namespace infergate;
 using namespace std::chrono_literals;
@@ -198,4 +199,21 @@ TEST_CASE("a reload with the same scheduler config keeps the profile (and its in
   const SnapshotPtr third = build_snapshot(changed, second.get());
   CHECK(third->pools[0]->profile != second->pools[0]->profile);
   CHECK(third->pools[0]->profile->picker->type() == "random");
+}
+
+TEST_CASE("pool_accepts: endpoints present and not all saturated") {
+  const SnapshotPtr snapshot = build_snapshot(fleet_config(2));
+  const Pool& pool = *snapshot->pools[0];
+  struct Case {
+    std::vector<double> waiting;
+    std::chrono::milliseconds age;
+    bool accepts;
+  };
+  const Case cases[] = {{{6, 6}, 10ms, false}, {{6, 1}, 10ms, true}, {{60, 60}, 5s, true}};
+  for (const Case& c : cases) {
+    for (std::size_t i = 0; i < 2; ++i) scrape(*pool.endpoints[i], c.waiting[i], 0.1);
+    CHECK(pool_accepts(pool, t0 + c.age) == c.accepts);
+  }
+  const SnapshotPtr empty = build_snapshot(fleet_config(0));
+  CHECK_FALSE(pool_accepts(*empty->pools[0], t0));
 }
