@@ -62,6 +62,9 @@ void prefix_block_hashes(std::span<const RequestFacts::PromptPart> prompt, std::
                          std::vector<std::uint64_t>& out) {
   out.clear();
   if (block_size == 0 || max_blocks == 0) return;
+  std::size_t bytes = 0;  // one allocation for the hashes, not one per doubling
+  for (const auto& part : prompt) bytes += part.role.size() + part.text.size() + 2;
+  out.reserve(std::min(max_blocks, bytes / block_size));
   BlockHasher hasher(model, block_size, max_blocks, out);
   for (const auto& part : prompt) {
     if (hasher.full()) break;

@@ -119,8 +119,13 @@ void PrefixIndex::insert(std::span<const std::uint64_t> hashes, std::uint32_t en
         refreshed = true;
         break;
       }
-      // Empty ways first (age beyond any real one), then the least recently used.
-      const std::uint32_t age = way.endpoint == 0 ? UINT32_MAX : now - way.tick;
+      // Empty ways first (age beyond any real one), then the least recently used. A way written
+      // by a concurrent insert that drew a later tick counts as the newest (age 0), not as a
+      // wrapped-around "oldest".
+      const std::uint32_t since = now - way.tick;
+      const std::uint32_t age = way.endpoint == 0                     ? UINT32_MAX
+                                : static_cast<std::int32_t>(since) < 0 ? 0
+                                                                       : std::min(since, UINT32_MAX - 1);
       if (!victim || age > oldest_age) victim = &way, oldest_age = age;
     }
     if (!refreshed) *victim = Way{h, endpoint_id, now};
