@@ -1,6 +1,7 @@
 // /debug/endpoints: what the scheduler sees of each endpoint, for people (rare calls: it scans
 // the prefix index, milliseconds for a large one).
 #include <cmath>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -31,7 +32,9 @@ void string_list(std::string& out, const std::vector<std::string>& items) {
 }
 
 void endpoint_json(std::string& out, const Pool& pool, const Endpoint& e,
-                   std::chrono::steady_clock::time_point now) {
+                   std::chrono::steady_clock::time_point now,
+                   const std::unordered_map<std::uint32_t, std::size_t>& index_entries) {
+  const auto entries = index_entries.find(e.id);
   constexpr auto relaxed = std::memory_order_relaxed;
   const EndpointLoad& load = e.load;
   const std::int64_t now_ns = to_ns(now);
@@ -68,7 +71,8 @@ void endpoint_json(std::string& out, const Pool& pool, const Endpoint& e,
                  e.in_flight.load(relaxed), load.dispatched_since_scrape.load(relaxed),
                  is_available(e, now), ejected ? static_cast<double>(ejected_until - now_ns) / 1e6 : 0.0,
                  load.scrape_failures.load(relaxed), load.connect_failures.load(relaxed),
-                 load.consecutive_5xx.load(relaxed), pool.profile ? pool.profile->state_entries(e) : 0);
+                 load.consecutive_5xx.load(relaxed),
+                 entries == index_entries.end() ? std::size_t{0} : entries->second);
 }
 
 }  // namespace
@@ -84,9 +88,11 @@ std::string render_endpoints_json(const Snapshot& snapshot,
     out += R"(","metrics":")";
     append_json_escaped(out, pool.metrics.flavour);
     out += R"(","endpoints":[)";
+    const auto index_entries = pool.profile ? pool.profile->state_entries_by_endpoint()
+                                            : std::unordered_map<std::uint32_t, std::size_t>{};
     for (std::size_t i = 0; i < pool.endpoints.size(); ++i) {
       if (i) out += ',';
-      endpoint_json(out, pool, *pool.endpoints[i], now);
+      endpoint_json(out, pool, *pool.endpoints[i], now, index_entries);
     }
     out += "]}";
   }

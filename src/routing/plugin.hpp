@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "infergate/routing.hpp"
@@ -56,6 +57,8 @@ class Scorer : public Plugin {
   virtual void on_dispatched(const Endpoint&, const DispatchedRequest&) const {}
   // Entries this scorer holds for `endpoint` (debug output); 0 when it keeps no state.
   virtual std::size_t state_entries(const Endpoint&) const { return 0; }
+  // The same for every endpoint at once, added to `counts` by endpoint id.
+  virtual void count_state_entries(std::unordered_map<std::uint32_t, std::size_t>&) const {}
 };
 
 // Orders candidates: `order` receives min(limit, size) distinct indices into `candidates`,

@@ -132,6 +132,15 @@ void PrefixIndex::insert(std::span<const std::uint64_t> hashes, std::uint32_t en
   }
 }
 
+void PrefixIndex::count_entries(std::unordered_map<std::uint32_t, std::size_t>& counts) const {
+  for (std::size_t b = 0; b < buckets_count_; ++b) {
+    std::lock_guard lock(stripe(b));
+    for (const Way& way : buckets_[b].ways) {
+      if (way.endpoint != 0) ++counts[way.endpoint];
+    }
+  }
+}
+
 std::size_t PrefixIndex::entries(std::uint32_t endpoint_id) const {
   std::size_t count = 0;
   for (std::size_t b = 0; b < buckets_count_; ++b) {

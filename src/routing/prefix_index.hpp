@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 namespace infergate {
@@ -48,6 +49,8 @@ class PrefixIndex {
 
   // Ways held for `endpoint_id`: a scan of the whole table (debug output only).
   std::size_t entries(std::uint32_t endpoint_id) const;
+  // Ways held per endpoint id, added to `counts`: one scan for all endpoints (debug output).
+  void count_entries(std::unordered_map<std::uint32_t, std::size_t>& counts) const;
   std::size_t capacity() const { return buckets_count_ * kWays; }
 
  private:

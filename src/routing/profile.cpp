@@ -41,6 +41,12 @@ void SchedulerProfile::on_dispatched(const Endpoint& endpoint,
   for (const auto& s : scorers) s.scorer->on_dispatched(endpoint, request);
 }
 
+std::unordered_map<std::uint32_t, std::size_t> SchedulerProfile::state_entries_by_endpoint() const {
+  std::unordered_map<std::uint32_t, std::size_t> counts;
+  for (const auto& s : scorers) s.scorer->count_state_entries(counts);
+  return counts;
+}
+
 std::size_t SchedulerProfile::state_entries(const Endpoint& endpoint) const {
   std::size_t n = 0;
   for (const auto& s : scorers) n += s.scorer->state_entries(endpoint);

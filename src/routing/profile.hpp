@@ -33,6 +33,8 @@ class SchedulerProfile {
 
   // Sum of the scorers' state entries for `endpoint` (debug output).
   std::size_t state_entries(const Endpoint& endpoint) const;
+  // By endpoint id, for every endpoint at once (one scan of each scorer's state).
+  std::unordered_map<std::uint32_t, std::size_t> state_entries_by_endpoint() const;
 };
 
 }  // namespace infergate

@@ -60,6 +60,9 @@ class PrefixCacheScorer final : public Scorer {
   std::size_t state_entries(const Endpoint& endpoint) const override {
     return index_.entries(endpoint.id);
   }
+  void count_state_entries(std::unordered_map<std::uint32_t, std::size_t>& counts) const override {
+    index_.count_entries(counts);
+  }
 
  private:
   std::size_t block_size_;
