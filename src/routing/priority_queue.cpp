@@ -27,6 +27,14 @@ PriorityQueue::PushResult PriorityQueue::push(Id id, int priority, Clock::time_p
   return result;
 }
 
+bool PriorityQueue::requeue(const Entry& entry) {
+  if (index_.contains(entry.id)) return false;
+  Band& band = bands_[entry.priority];
+  band.push_front(entry);
+  index_.emplace(entry.id, std::make_pair(entry.priority, band.begin()));
+  return true;
+}
+
 bool PriorityQueue::remove(Id id) {
   const auto it = index_.find(id);
   if (it == index_.end()) return false;

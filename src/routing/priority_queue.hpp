@@ -39,6 +39,9 @@ class PriorityQueue {
   explicit PriorityQueue(QueueConfig config = {}) : config_(config) {}
 
   PushResult push(Id id, int priority, Clock::time_point now);
+  // Puts a popped entry back at the head of its band, keeping its arrival time (schedule() said
+  // `queue` again). False when the id is queued already.
+  bool requeue(const Entry& entry);
   bool remove(Id id);                 // the client left; false when not queued
   std::optional<Entry> pop();         // the next to dispatch: highest band, oldest first
   const Entry* front() const;         // the same, left in place; nullptr when empty

@@ -48,6 +48,19 @@ TEST_CASE("bounded size: refuse, or displace the newest of a lower band") {
   CHECK_FALSE(none.push(1, 1, t0).queued);
 }
 
+TEST_CASE("requeue puts a popped entry back at the head of its band, arrival time kept") {
+  PriorityQueue q({10, 1s});
+  q.push(1, 0, t0);
+  q.push(2, 0, t0 + 10ms);
+  const auto first = q.pop();
+  REQUIRE(first);
+  CHECK(q.requeue(*first));
+  CHECK_FALSE(q.requeue(*first));
+  CHECK(q.front()->id == 1);
+  CHECK(q.next_deadline() == t0 + 1s);
+  CHECK(q.size() == 2);
+}
+
 TEST_CASE("removal by id and expiry by age") {
   PriorityQueue q({10, 1s});
   q.push(1, 0, t0);
