@@ -2,7 +2,9 @@
 // queue verdicts, dispatch hooks, the scores header and /debug/endpoints.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <map>
+#include <thread>
 
 #include "infergate/routing.hpp"
 #include "routing/endpoint_health.hpp"
@@ -216,4 +218,50 @@ TEST_CASE("pool_accepts: endpoints present and not all saturated") {
   }
   const SnapshotPtr empty = build_snapshot(fleet_config(0));
   CHECK_FALSE(pool_accepts(*empty->pools[0], t0));
+}
+
+TEST_CASE("workers schedule and dispatch while the control thread publishes scrapes") {
+  const SnapshotPtr snapshot = build_snapshot(fleet_config(8));
+  const auto& eps = snapshot->pools[0]->endpoints;
+  std::atomic<bool> stop{false};
+  std::thread control([&] {
+    for (int round = 0; round < 200 && !stop; ++round) {
+      for (std::size_t i = 0; i < eps.size(); ++i) {
+        ScrapedLoad s;
+        s.waiting = static_cast<double>((round + i) % 4);
+        s.kv_usage = 0.1;
+        s.has_lora_info = true;
+        s.max_loras = 2;
+        s.running_loras = {round % 2 ? "lora-a" : "lora-b"};
+        record_scrape(*eps[i], s, SteadyClock::now());
+      }
+    }
+  });
+  std::vector<std::thread> workers;
+  std::atomic<int> dispatched{0};
+  for (int w = 0; w < 3; ++w) {
+    workers.emplace_back([&, w] {
+      Rng rng(static_cast<std::uint64_t>(w));
+      const std::string prompt = std::string(300, 'a' + static_cast<char>(w));
+      RequestFacts facts;
+      facts.model = w == 0 ? "adapter" : "m";
+      facts.prompt = {{"user", prompt}};
+      RequestContext request;
+      request.facts = &facts;
+      for (int i = 0; i < 2000; ++i) {
+        const auto d = schedule(*snapshot, request, rng, 3, SteadyClock::now());
+        if (!d || d->endpoints.empty()) continue;
+        InFlight in_flight(d->endpoints[0]);
+        record_dispatch(*d, *d->endpoints[0]);
+        record_upstream_status(*d->endpoints[0], i % 50 == 0 ? 503 : 200, SteadyClock::now());
+        ++dispatched;
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  stop = true;
+  control.join();
+  CHECK(dispatched == 6000);
+  for (const auto& e : eps) CHECK(e->in_flight == 0);
+  CHECK(render_endpoints_json(*snapshot, SteadyClock::now()).size() > 100);
 }
