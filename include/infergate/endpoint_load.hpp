@@ -1,13 +1,15 @@
 // Live load and health of one model-server endpoint, shared by every worker and the control
-// thread without locks: scalars are atomics, the LoRA sets are an immutable object swapped through
-// an atomic shared_ptr. Writers: the metrics scraper (control thread) and the proxy's passive
+// thread without locks: scalars are atomics, the LoRA adapter sets a seqlock of atomic name
+// hashes (their names, for /debug/endpoints only, behind a mutex the data path never takes). Writers: the metrics scraper (control thread) and the proxy's passive
 // health hooks (any worker), through the functions of src/routing/endpoint_health.hpp.
 // Readers: the scheduler, which copies what it needs into an EndpointView once per decision.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,52 @@ struct LoraSets {
   std::vector<std::string> waiting;
 };
 
+// The adapter sets as the scheduler reads them: XXH3-64 hashes of the names. Written by one
+// thread (the scraper), read by any: a seqlock whose fields are all atomics, so readers never
+// block the writer or each other and never see a torn set.
+class LoraState {
+ public:
+  static constexpr std::size_t kMaxTracked = 32;  // adapters per set whose membership is known
+
+  struct View {
+    bool present = false;        // the last scrape had LoRA info
+    int max_loras = 0;
+    std::uint32_t running_count = 0;  // true sizes, even beyond kMaxTracked
+    std::uint32_t waiting_count = 0;
+    std::array<std::uint64_t, kMaxTracked> running{};
+    std::array<std::uint64_t, kMaxTracked> waiting{};
+    bool is_running(std::uint64_t hash) const { return contains(running, running_count, hash); }
+    bool is_waiting(std::uint64_t hash) const { return contains(waiting, waiting_count, hash); }
+
+   private:
+    static bool contains(const std::array<std::uint64_t, kMaxTracked>& a, std::uint32_t n,
+                         std::uint64_t hash) {
+      for (std::uint32_t i = 0; i < n && i < kMaxTracked; ++i) {
+        if (a[i] == hash) return true;
+      }
+      return false;
+    }
+  };
+
+  // Writer side (one thread). `sets` null: no LoRA info.
+  void publish(std::shared_ptr<const LoraSets> sets);
+  // Reader side: false when no LoRA info was published (then `out` is untouched).
+  bool read(View& out) const;
+  // The names, for debug output (takes a mutex: never on the data path). Null: none.
+  std::shared_ptr<const LoraSets> names() const;
+
+ private:
+  std::atomic<std::uint32_t> seq_{0};
+  std::atomic<bool> present_{false};
+  std::atomic<int> max_loras_{0};
+  std::atomic<std::uint32_t> running_count_{0};
+  std::atomic<std::uint32_t> waiting_count_{0};
+  std::array<std::atomic<std::uint64_t>, kMaxTracked> running_{};
+  std::array<std::atomic<std::uint64_t>, kMaxTracked> waiting_{};
+  mutable std::mutex names_mutex_;
+  std::shared_ptr<const LoraSets> names_;
+};
+
 struct EndpointLoad {
   // What the last successful scrape published; meaningful when scraped_at_ns != 0.
   // NaN where the server did not report the signal.
@@ -27,8 +75,7 @@ struct EndpointLoad {
   std::atomic<double> running{0};
   std::atomic<double> kv_usage{0};
   std::atomic<std::int64_t> scraped_at_ns{0};  // steady_clock, nanoseconds since epoch; 0: never
-  std::atomic<std::shared_ptr<const LoraSets>> loras;  // null: no LoRA info
-  std::atomic<bool> has_loras{false};  // lets readers skip the shared_ptr load
+  LoraState loras;
 
   // Requests this gateway sent since that scrape (the scrape cannot see them yet).
   std::atomic<std::uint32_t> dispatched_since_scrape{0};

@@ -55,7 +55,7 @@ void endpoint_json(std::string& out, const Pool& pool, const Endpoint& e,
     const double age_ms = static_cast<double>(now_ns - scraped) / 1e6;
     fmt::format_to(std::back_inserter(out), R"(,"age_ms":{:.1f},"stale":{})", age_ms,
                    age_ms > static_cast<double>(pool.metrics.staleness.count()));
-    if (auto loras = load.loras.load(std::memory_order_acquire)) {
+    if (auto loras = load.loras.names()) {
       fmt::format_to(std::back_inserter(out), R"(,"max_loras":{},"running_loras":)", loras->max_loras);
       string_list(out, loras->running);
       out += R"(,"waiting_loras":)";

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include <xxhash.h>
+
 namespace infergate {
 namespace {
 
@@ -24,6 +26,53 @@ double or_nan(const std::optional<double>& v) {
 
 }  // namespace
 
+std::uint64_t adapter_hash(std::string_view name) { return XXH3_64bits(name.data(), name.size()); }
+
+void LoraState::publish(std::shared_ptr<const LoraSets> sets) {
+  // Seqlock write: odd while writing; every field an atomic, so a racing reader sees old or new
+  // values (never a torn word) and its sequence check throws the mix away.
+  const std::uint32_t seq = seq_.load(kRelaxed);
+  seq_.store(seq + 1, kRelaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  present_.store(sets != nullptr, kRelaxed);
+  if (sets) {
+    max_loras_.store(sets->max_loras, kRelaxed);
+    running_count_.store(static_cast<std::uint32_t>(sets->running.size()), kRelaxed);
+    waiting_count_.store(static_cast<std::uint32_t>(sets->waiting.size()), kRelaxed);
+    for (std::size_t i = 0; i < kMaxTracked; ++i) {
+      running_[i].store(i < sets->running.size() ? adapter_hash(sets->running[i]) : 0, kRelaxed);
+      waiting_[i].store(i < sets->waiting.size() ? adapter_hash(sets->waiting[i]) : 0, kRelaxed);
+    }
+  }
+  seq_.store(seq + 2, std::memory_order_release);
+  std::lock_guard lock(names_mutex_);
+  names_ = std::move(sets);
+}
+
+bool LoraState::read(View& out) const {
+  if (!present_.load(kRelaxed)) return false;  // the common case without LoRA: one load
+  for (;;) {
+    const std::uint32_t before = seq_.load(std::memory_order_acquire);
+    if (before & 1) continue;  // a write in progress (microseconds, on the control thread)
+    out.present = present_.load(kRelaxed);
+    out.max_loras = max_loras_.load(kRelaxed);
+    out.running_count = running_count_.load(kRelaxed);
+    out.waiting_count = waiting_count_.load(kRelaxed);
+    const std::uint32_t n = std::min<std::uint32_t>(kMaxTracked, std::max(out.running_count, out.waiting_count));
+    for (std::uint32_t i = 0; i < n; ++i) {
+      out.running[i] = running_[i].load(kRelaxed);
+      out.waiting[i] = waiting_[i].load(kRelaxed);
+    }
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (seq_.load(kRelaxed) == before) return out.present;
+  }
+}
+
+std::shared_ptr<const LoraSets> LoraState::names() const {
+  std::lock_guard lock(names_mutex_);
+  return names_;
+}
+
 void record_scrape(Endpoint& endpoint, const ScrapedLoad& scraped, SteadyClock::time_point now) {
   EndpointLoad& load = endpoint.load;
   load.waiting.store(or_nan(scraped.waiting), kRelaxed);
@@ -34,13 +83,9 @@ void record_scrape(Endpoint& endpoint, const ScrapedLoad& scraped, SteadyClock::
     sets->max_loras = scraped.max_loras;
     sets->running = scraped.running_loras;
     sets->waiting = scraped.waiting_loras;
-    std::sort(sets->running.begin(), sets->running.end());
-    std::sort(sets->waiting.begin(), sets->waiting.end());
-    load.loras.store(std::move(sets), std::memory_order_release);
-    load.has_loras.store(true, std::memory_order_release);
-  } else if (load.has_loras.load(kRelaxed)) {
-    load.has_loras.store(false, std::memory_order_release);
-    load.loras.store(nullptr, std::memory_order_release);
+    load.loras.publish(std::move(sets));
+  } else {
+    load.loras.publish(nullptr);
   }
   load.dispatched_since_scrape.store(0, kRelaxed);
   load.scrape_failures.store(0, kRelaxed);

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string_view>
 
 #include "infergate/routing.hpp"
 #include "routing/metrics_text.hpp"
@@ -41,6 +42,9 @@ void record_connect_failure(Endpoint& endpoint, SteadyClock::time_point now,
 void record_connect_success(Endpoint& endpoint);
 void record_upstream_status(Endpoint& endpoint, unsigned status, SteadyClock::time_point now,
                             const HealthPolicy& policy = {});
+
+// The key of an adapter name in LoraState (XXH3-64).
+std::uint64_t adapter_hash(std::string_view name);
 
 // A request was sent to `endpoint` (counts in the hybrid signal until the next scrape).
 inline void note_dispatch(Endpoint& endpoint) {

@@ -11,26 +11,23 @@ constexpr auto kRelaxed = std::memory_order_relaxed;
 
 double finite_or_zero(double v) { return std::isfinite(v) ? std::max(0.0, v) : 0.0; }
 
-LoraMatch match_lora(const EndpointLoad& load, std::string_view adapter) {
-  if (adapter.empty() || !load.has_loras.load(std::memory_order_acquire)) return LoraMatch::unknown;
-  const std::shared_ptr<const LoraSets> sets = load.loras.load(std::memory_order_acquire);
-  if (!sets) return LoraMatch::unknown;
-  const auto has = [&](const std::vector<std::string>& v) {
-    return std::binary_search(v.begin(), v.end(), adapter, std::less<>{});
-  };
-  if (has(sets->running)) return LoraMatch::running;
-  const auto loaded = sets->running.size() + sets->waiting.size();
-  if (sets->max_loras > 0 && loaded < static_cast<std::size_t>(sets->max_loras)) {
+LoraMatch match_lora(const EndpointLoad& load, const AdapterKey& adapter) {
+  if (adapter.name.empty()) return LoraMatch::unknown;
+  LoraState::View sets;
+  if (!load.loras.read(sets)) return LoraMatch::unknown;
+  if (sets.is_running(adapter.hash)) return LoraMatch::running;
+  const std::uint64_t loaded = std::uint64_t{sets.running_count} + sets.waiting_count;
+  if (sets.max_loras > 0 && loaded < static_cast<std::uint64_t>(sets.max_loras)) {
     return LoraMatch::free_slot;
   }
-  if (has(sets->waiting)) return LoraMatch::waiting;
+  if (sets.is_waiting(adapter.hash)) return LoraMatch::waiting;
   return LoraMatch::none;
 }
 
 }  // namespace
 
 void read_view(const Endpoint& endpoint, std::uint32_t index, SteadyClock::time_point now,
-               const ViewOptions& options, std::string_view adapter, EndpointView& out) {
+               const ViewOptions& options, const AdapterKey& adapter, EndpointView& out) {
   const EndpointLoad& load = endpoint.load;
   out.endpoint = &endpoint;
   out.index = index;

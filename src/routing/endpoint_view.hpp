@@ -40,9 +40,20 @@ struct EndpointView {
   LoraMatch lora = LoraMatch::unknown;
 };
 
-// Reads `endpoint` into `out`. `adapter` (empty: skip) is looked up in the LoRA sets.
+// The request's adapter (served model name), hashed once per decision.
+struct AdapterKey {
+  std::string_view name;  // empty: no LoRA lookup
+  std::uint64_t hash = 0;
+  static AdapterKey of(std::string_view name) { return {name, name.empty() ? 0 : adapter_hash(name)}; }
+};
+
+// Reads `endpoint` into `out`; `adapter` is looked up in the LoRA sets.
 // Stale metrics fall back to the local in-flight count and never mark an endpoint saturated.
 void read_view(const Endpoint& endpoint, std::uint32_t index, SteadyClock::time_point now,
-               const ViewOptions& options, std::string_view adapter, EndpointView& out);
+               const ViewOptions& options, const AdapterKey& adapter, EndpointView& out);
+inline void read_view(const Endpoint& endpoint, std::uint32_t index, SteadyClock::time_point now,
+                      const ViewOptions& options, std::string_view adapter, EndpointView& out) {
+  read_view(endpoint, index, now, options, AdapterKey::of(adapter), out);
+}
 
 }  // namespace infergate

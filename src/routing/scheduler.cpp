@@ -60,7 +60,7 @@ bool pool_accepts(const Pool& pool, SteadyClock::time_point now) {
   const ViewOptions options = view_options(pool);
   views.resize(pool.endpoints.size());
   for (std::uint32_t i = 0; i < views.size(); ++i) {
-    read_view(*pool.endpoints[i], i, now, options, {}, views[i]);
+    read_view(*pool.endpoints[i], i, now, options, AdapterKey{}, views[i]);
   }
   return !pool_saturated(views);
 }
@@ -85,9 +85,10 @@ ScheduleResult schedule(const Snapshot& snapshot, const RequestContext& request,
   thread_local std::vector<std::uint32_t> order;
   const ViewOptions options = view_options(pool);
   const std::string_view served = decision.served_model();
+  const AdapterKey adapter = AdapterKey::of(served);
   views.resize(pool.endpoints.size());
   for (std::uint32_t i = 0; i < views.size(); ++i) {
-    read_view(*pool.endpoints[i], i, now, options, served, views[i]);
+    read_view(*pool.endpoints[i], i, now, options, adapter, views[i]);
   }
   if (pool_saturated(views)) {
     if (sheddable) return ErrorKind::saturated;
