@@ -10,6 +10,7 @@ import json
 import math
 import os
 import re
+import statistics
 
 PEERS = ("haproxy", "nginx")
 
@@ -27,6 +28,20 @@ def wrk_result(path):
     r["cmd"] = text.splitlines()[0]
     r["errors"] = r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"]
     return r
+
+
+def wrk_rounds(raw, stem, runs):
+    """Median over rounds of a wrk measurement; `spread` keeps every round's value for the table."""
+    rs = [wrk_result(os.path.join(raw, f"{stem}-r{i}.txt")) for i in range(1, runs + 1)]
+    if any(r is None or r.get("missing") for r in rs):
+        return next((r for r in rs if r is None or r.get("missing")), None)
+    out = {"cmd": rs[0]["cmd"], "rounds": rs}
+    for k in ("rps", "p50_us", "p99_us"):
+        out[k] = statistics.median(r[k] for r in rs)
+        out[k + "_all"] = [r[k] for r in rs]
+    for k in ("non2xx", "errors"):
+        out[k] = sum(r[k] for r in rs)
+    return out
 
 
 def strace_result(path):
@@ -60,6 +75,17 @@ def fmt(v, digits=0, suffix=""):
     return f"{v:,.{digits}f}{suffix}"
 
 
+def cell(r, key, suffix=""):
+    """The median, then every round's value when there were several: `41 us (40, 41, 45)`."""
+    if not r:
+        return "-"
+    text = fmt(r[key], 0, suffix)
+    values = r.get(key + "_all", [])
+    if len(values) > 1:
+        text += " (" + ", ".join(fmt(v) for v in values) + ")"
+    return text
+
+
 def ratio(a, b):
     if a is None or b is None or b == 0:
         return None
@@ -72,6 +98,7 @@ def main():
     ap.add_argument("--targets", required=True)
     ap.add_argument("--sizes", required=True)
     ap.add_argument("--duration", required=True)
+    ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--cores", required=True)
     ap.add_argument("--notes", help="markdown inserted after the tables (the reading of the run)")
     a = ap.parse_args()
@@ -95,7 +122,8 @@ def main():
       f"requests/s at 64 connections, on core {lat_core} for latency at 1 connection (a wake-up "
       "across cores costs 50-70 us here, more than the hop being measured). Every process of the "
       "run has nice -19, so that other work on this shared 2-vCPU VM perturbs it less. "
-      f"Each figure is one {a.duration} s wrk run after a 2 s warm-up.\n")
+      f"Each figure is the median of {a.runs} wrk run(s) of {a.duration} s, each after a 1 s "
+      "warm-up, rounds interleaved over targets; the rounds' values follow in brackets.\n")
     w("```\n" + read("machine.txt") + "\n```\n")
 
     failures = []
@@ -105,10 +133,10 @@ def main():
         w("| target | req/s @64 conn | p50 @1 conn | p99 @1 conn | added p50 | added p99 "
           "| syscalls/req | top syscalls/req | status |")
         w("|---|---:|---:|---:|---:|---:|---:|---|---|")
-        direct = wrk_result(os.path.join(raw, f"direct-{size}-c1.txt"))
+        direct = wrk_rounds(raw, f"direct-{size}-c1", a.runs)
         for t in targets:
-            thr = wrk_result(os.path.join(raw, f"{t}-{size}-c64.txt"))
-            lat = wrk_result(os.path.join(raw, f"{t}-{size}-c1.txt"))
+            thr = wrk_rounds(raw, f"{t}-{size}-c64", a.runs)
+            lat = wrk_rounds(raw, f"{t}-{size}-c1", a.runs)
             sc, top = strace_result(os.path.join(raw, f"strace-{t}-{size}.txt"))
             problems = []
             for label, r in (("c64", thr), ("c1", lat)):
@@ -129,8 +157,8 @@ def main():
             add99 = lat["p99_us"] - d["p99_us"] if lat and d and t != "direct" else None
             results[(t, size)] = {"rps": thr and thr["rps"], "add50": add50, "add99": add99}
             top_s = ", ".join(f"{n} {c:.1f}" for n, c in top)
-            w(f"| {t} | {fmt(thr and thr['rps'])} | {fmt(lat and lat['p50_us'], 0, ' us')} "
-              f"| {fmt(lat and lat['p99_us'], 0, ' us')} | {fmt(add50, 0, ' us')} "
+            w(f"| {t} | {cell(thr, 'rps')} | {cell(lat, 'p50_us', ' us')} "
+              f"| {cell(lat, 'p99_us', ' us')} | {fmt(add50, 0, ' us')} "
               f"| {fmt(add99, 0, ' us')} | {fmt(sc, 1)} | {top_s} "
               f"| {'ok' if ok else 'FAIL: ' + '; '.join(problems)} |")
         w("")
@@ -187,7 +215,7 @@ def main():
     for size in sizes[:1]:
         for t in targets[:1]:
             for kind in ("c64", "c1"):
-                r = wrk_result(os.path.join(raw, f"{t}-{size}-{kind}.txt"))
+                r = wrk_result(os.path.join(raw, f"{t}-{size}-{kind}-r1.txt"))
                 if r:
                     w(r["cmd"])
     w("```\n")

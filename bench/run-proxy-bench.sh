@@ -18,7 +18,7 @@
 # proxy's CPU; for latency at 1 connection wrk runs on core 0 too (LAT_WRK_CORE), because every
 # wake-up that crosses cores adds 50-70 us here, more than the hop we want to measure.
 #
-# usage: bench/run-proxy-bench.sh [--duration S] [--targets "direct infergate haproxy nginx"]
+# usage: bench/run-proxy-bench.sh [--duration S] [--runs N] [--targets "direct infergate haproxy nginx"]
 #                                 [--sizes "2048 51200"] [--no-stream] [--no-strace] [--out FILE]
 # env:   INFERGATE_BIN, INFERGATE_SIM_BIN (default: build-bench/src/{app,sim}/...)
 # Writes bench/results/proxy-baseline.md (or --out) and raw outputs to bench/results/raw/.
@@ -39,6 +39,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 DURATION=10
+RUNS=1
 TARGETS="direct infergate haproxy nginx"
 SIZES="2048 51200"
 DO_STREAM=1
@@ -54,6 +55,7 @@ GW_BIN=${INFERGATE_BIN:-$ROOT/build-bench/src/app/infergate}
 while [[ $# -gt 0 ]]; do
   case $1 in
     --duration) DURATION=$2; shift 2 ;;
+    --runs) RUNS=$2; shift 2 ;;
     --targets) TARGETS=$2; shift 2 ;;
     --sizes) SIZES=$2; shift 2 ;;
     --no-stream) DO_STREAM=0; shift ;;
@@ -273,23 +275,27 @@ strace_run() {
   timeout 60 nice -n "$NICE" strace -c -f -q -o "$WORK/strace.txt" "${args[@]}" &
   local spid=$!
   sleep 0.5  # let strace attach before the load starts
-  wrk_run "$WORK/strace-wrk.txt" "$RPS_WRK_CORE" -t1 -c64 -d3s -s bench/wrk/chat_post.lua "http://${URL[$t]}"
+  wrk_run "$WORK/strace-wrk.txt" "$RPS_WRK_CORE" -t1 -c64 -d2s -s bench/wrk/chat_post.lua "http://${URL[$t]}"
   kill -INT "$spid" 2>/dev/null || true
   wait "$spid" 2>/dev/null || true
   { grep RESULT "$WORK/strace-wrk.txt"; cat "$WORK/strace.txt"; } >"$out"
 }
 
-for BODY_BYTES in $SIZES; do
-  for t in $TARGETS; do
-    url="http://${URL[$t]}"
-    log "measuring $t, body $BODY_BYTES B"
-    # Warm-up (not recorded): fill keep-alive pools, fault in pages, let JITs settle.
-    wrk_run "$WORK/warmup.txt" "$RPS_WRK_CORE" -t1 -c64 -d2s -s bench/wrk/chat_post.lua "$url"
-    wrk_run "$RAW/$t-$BODY_BYTES-c64.txt" "$RPS_WRK_CORE" -t1 -c64 -d"${DURATION}s" \
-      -s bench/wrk/chat_post.lua "$url"
-    wrk_run "$RAW/$t-$BODY_BYTES-c1.txt" "$LAT_WRK_CORE" -t1 -c1 -d"${DURATION}s" --latency \
-      -s bench/wrk/chat_post.lua "$url"
-    if [[ $DO_STRACE -eq 1 ]]; then strace_run "$t"; fi
+# Rounds: every target is measured once per round, so that a burst of outside load hits one round
+# of one target rather than all of a target's samples; the report takes the median over rounds.
+for round in $(seq 1 "$RUNS"); do
+  for BODY_BYTES in $SIZES; do
+    for t in $TARGETS; do
+      url="http://${URL[$t]}"
+      log "round $round/$RUNS: measuring $t, body $BODY_BYTES B"
+      # Warm-up (not recorded): fill keep-alive pools, fault in pages, let JITs settle.
+      wrk_run "$WORK/warmup.txt" "$RPS_WRK_CORE" -t1 -c64 -d1s -s bench/wrk/chat_post.lua "$url"
+      wrk_run "$RAW/$t-$BODY_BYTES-c64-r$round.txt" "$RPS_WRK_CORE" -t1 -c64 -d"${DURATION}s" \
+        -s bench/wrk/chat_post.lua "$url"
+      wrk_run "$RAW/$t-$BODY_BYTES-c1-r$round.txt" "$LAT_WRK_CORE" -t1 -c1 -d"${DURATION}s" \
+        --latency -s bench/wrk/chat_post.lua "$url"
+      if [[ $DO_STRACE -eq 1 && $round -eq 1 ]]; then strace_run "$t"; fi
+    done
   done
 done
 
@@ -321,7 +327,7 @@ fi
 } >"$RAW/machine.txt"
 cp "$WORK/commands.txt" "$RAW/commands.txt"
 python3 bench/proxy_report.py --raw "$RAW" --targets "$TARGETS" --sizes "$SIZES" \
-  --duration "$DURATION" --cores "$PROXY_CORE/$RPS_WRK_CORE/$LAT_WRK_CORE" \
+  --duration "$DURATION" --runs "$RUNS" --cores "$PROXY_CORE/$RPS_WRK_CORE/$LAT_WRK_CORE" \
   --notes "${OUT%.md}.notes.md" >"$OUT"
 log "wrote $OUT"
 cat "$OUT"
