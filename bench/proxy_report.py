@@ -208,6 +208,8 @@ def main():
     w("## Routing check (before measuring)\n")
     w("```\n" + read("routing.txt") + "\n```\n")
     w("## Commands\n")
+    w("The whole run (binaries from `build-bench/`, built with `ninja -C build-bench`):\n")
+    w("```\n" + read("run.txt") + "\n```\n")
     w("Processes (configs as run: `raw/infergate.yaml`, `raw/haproxy.cfg`, `raw/nginx.conf`):\n")
     w("```\n" + read("commands.txt") + "\n```\n")
     w("Load (per target and body size; `BODY_BYTES` selects the body):\n")

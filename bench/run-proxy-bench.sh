@@ -52,6 +52,7 @@ LAT_WRK_CORE=${LAT_WRK_CORE:-0}
 SIM_BIN=${INFERGATE_SIM_BIN:-$ROOT/build-bench/src/sim/infergate-sim}
 GW_BIN=${INFERGATE_BIN:-$ROOT/build-bench/src/app/infergate}
 
+RUN_CMD="bench/run-proxy-bench.sh $*"
 while [[ $# -gt 0 ]]; do
   case $1 in
     --duration) DURATION=$2; shift 2 ;;
@@ -326,6 +327,7 @@ fi
   echo "loadavg at start: $LOAD_START; at end: $(cat /proc/loadavg); autogroup: $(cat /proc/self/autogroup 2>/dev/null)"
 } >"$RAW/machine.txt"
 cp "$WORK/commands.txt" "$RAW/commands.txt"
+echo "BENCH_BUILD_COMMIT=${BENCH_BUILD_COMMIT:-} $RUN_CMD" >"$RAW/run.txt"
 python3 bench/proxy_report.py --raw "$RAW" --targets "$TARGETS" --sizes "$SIZES" \
   --duration "$DURATION" --runs "$RUNS" --cores "$PROXY_CORE/$RPS_WRK_CORE/$LAT_WRK_CORE" \
   --notes "${OUT%.md}.notes.md" >"$OUT"
