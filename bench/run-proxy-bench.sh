@@ -19,7 +19,7 @@
 # wake-up that crosses cores adds 50-70 us here, more than the hop we want to measure.
 #
 # usage: bench/run-proxy-bench.sh [--duration S] [--runs N] [--targets "direct infergate haproxy nginx"]
-#                                 [--sizes "2048 51200"] [--no-stream] [--no-strace] [--out FILE]
+#                                 [--sizes "2048 51200"] [--no-stream] [--no-strace] [--out FILE] [--raw DIR]
 # env:   INFERGATE_BIN, INFERGATE_SIM_BIN (default: build-bench/src/{app,sim}/...)
 # Writes bench/results/proxy-baseline.md (or --out) and raw outputs to bench/results/raw/.
 set -euo pipefail
@@ -62,6 +62,7 @@ while [[ $# -gt 0 ]]; do
     --no-stream) DO_STREAM=0; shift ;;
     --no-strace) DO_STRACE=0; shift ;;
     --out) OUT=$2; shift 2 ;;
+    --raw) RAW=$2; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
