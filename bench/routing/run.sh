@@ -19,6 +19,7 @@ POLICIES="round-robin random least-request power-of-two-choices infergate"
 WORKLOADS="shared-prefix no-reuse lora priority"
 FRACTIONS="0.1 0.5 0.8 1.0 1.2"
 OUT="$HERE/results"
+PRESET=(); APPEND=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2;;
@@ -27,6 +28,8 @@ while [ $# -gt 0 ]; do
     --workloads) WORKLOADS="$2"; shift 2;;
     --fractions) FRACTIONS="$2"; shift 2;;
     --out) OUT="$2"; shift 2;;
+    --sat) PRESET+=("$2"); shift 2;;           # WORKLOAD=RATE: skip that calibration
+    --append) APPEND=1; shift;;                # keep results/summary.jsonl, add to it
     --quick) DURATION=4; DRAIN=8; CAL_DURATION=5; FRACTIONS="0.5 1.2"; shift;;
     *) echo "unknown option $1" >&2; exit 2;;
   esac
@@ -68,6 +71,7 @@ wait_lines() {
 }
 
 start_fleet() {
+  rm -f "$WORK/sim.out"  # here, not by the redirection: the child truncates it only once forked
   "$SIM" "${SIM_ARGS[@]}" > "$WORK/sim.out" 2> "$WORK/sim.err" &
   SIM_PID=$!; PIDS+=("$SIM_PID")
   wait_lines "$WORK/sim.out" '^listening ' 8
@@ -90,6 +94,7 @@ echo "gateway config support: scheduler profiles=$HAVE_SCHED flags=${CFG_FLAGS[*
 start_gateway() {  # start_gateway POLICY
   (cd "$HERE" && "$PY" gen_config.py "$1" "$ENDPOINTS" "${CFG_FLAGS[@]}") > "$WORK/gw-$1.yaml"
   cp "$WORK/gw-$1.yaml" "$OUT/raw/gateway-$1.yaml"
+  rm -f "$WORK/gw.out"
   "$GW" --config "$WORK/gw-$1.yaml" --log-level warn > "$WORK/gw.out" 2> "$WORK/gw.err" &
   GW_PID=$!; PIDS+=("$GW_PID")
   wait_lines "$WORK/gw.out" '^listening ' 1
@@ -125,20 +130,26 @@ run_policy() {
 
 mkdir -p "$OUT/raw"
 SUMMARY=summary.jsonl
-: > "$OUT/$SUMMARY"; : > "$OUT/calibration.jsonl"; rm -f "$OUT"/raw/*.jsonl
+if [ "$APPEND" = 0 ]; then
+  : > "$OUT/$SUMMARY"; : > "$OUT/calibration.jsonl"; : > "$OUT/run-info.txt"; rm -f "$OUT"/raw/*.jsonl
+fi
 {
   echo "date: $(date -u +%FT%TZ)"; echo "commit: $(git -C "$ROOT" rev-parse --short HEAD)"
   echo "uptime: $(uptime)"; echo "nproc: $(nproc)"
   echo "command: $0 --duration $DURATION --drain $DRAIN --policies \"$POLICIES\" --workloads \"$WORKLOADS\" --fractions \"$FRACTIONS\""
   echo "sim: ${SIM_ARGS[*]}"; echo "scheduler profiles in config: $HAVE_SCHED (${CFG_FLAGS[*]:-all keys})"
-} > "$OUT/run-info.txt"
+} >> "$OUT/run-info.txt"
 
 # Round-robin's saturation rate per workload: an overload stage (well past the estimate), then
 # completions per second in its steady part. lora and priority use no-reuse's rate.
 declare -A SAT
+for kv in "${PRESET[@]:-}"; do [ -n "$kv" ] && SAT[${kv%%=*}]="${kv#*=}"; done
 GW_PID=""
 for wl in shared-prefix no-reuse; do
-  case " $WORKLOADS " in *" $wl "*|*" lora "*|*" priority "*) ;; *) continue;; esac
+  [ -n "${SAT[$wl]:-}" ] && continue
+  need=" $wl "; [ "$wl" = no-reuse ] && need=" no-reuse lora priority "
+  hit=0; for w in $need; do case " $WORKLOADS " in *" $w "*) hit=1;; esac; done
+  [ "$hit" = 1 ] || continue
   FRACS_NOW="calibration"
   SUMMARY=calibration.jsonl
   run_policy round-robin "$wl" 90 "calibrate" "$CAL_DURATION"
