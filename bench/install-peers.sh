@@ -17,13 +17,24 @@ sudo=()
 
 policy=/usr/sbin/policy-rc.d
 own_policy=0
+saved_policy=""
+if [[ -e $policy ]] && ! { "$policy" nginx start >/dev/null 2>&1; [[ $? -eq 101 ]]; }; then
+  # An existing policy that allows starts: set it aside for the install, restore it after.
+  saved_policy=$(mktemp /tmp/policy-rc.d.XXXXXX)
+  "${sudo[@]}" cp -p "$policy" "$saved_policy"
+  "${sudo[@]}" rm -f "$policy"
+fi
 if [[ ! -e $policy ]]; then
   printf '#!/bin/sh\n# installed by infergate bench/install-peers.sh: no service starts\nexit 101\n' |
     "${sudo[@]}" tee "$policy" >/dev/null
   "${sudo[@]}" chmod 755 "$policy"
   own_policy=1
 fi
-cleanup() { [[ $own_policy -eq 1 ]] && "${sudo[@]}" rm -f "$policy"; return 0; }
+cleanup() {
+  [[ $own_policy -eq 1 ]] && "${sudo[@]}" rm -f "$policy"
+  [[ -n $saved_policy ]] && "${sudo[@]}" mv "$saved_policy" "$policy"
+  return 0
+}
 trap cleanup EXIT
 
 echo "installing: ${missing[*]}"
