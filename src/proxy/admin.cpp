@@ -69,6 +69,11 @@ void AdminServer::answer(std::string_view path, bool get, unsigned& status, std:
     const SnapshotPtr snapshot = snapshots_.load();
     body = metrics_.render(snapshot.get());
     content_type = "text/plain; version=0.0.4; charset=utf-8";
+  } else if (path == "/debug/endpoints") {
+    status = 200;
+    const SnapshotPtr snapshot = snapshots_.load();
+    body = render_endpoints_json(*snapshot, std::chrono::steady_clock::now());
+    content_type = "application/json";
   } else {
     status = 404;
     body = "not found\n";

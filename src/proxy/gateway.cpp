@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "proxy/admin.hpp"
+#include "proxy/metrics_scraper.hpp"
 #include "proxy/worker.hpp"
 
 namespace infergate::proxy {
@@ -65,6 +66,7 @@ struct Gateway::Impl {
   std::atomic<bool> ready{false};
   net::io_context control{1};
   AdminServer admin;
+  MetricsScraper scraper;  // its own thread and event loop
   std::optional<net::signal_set> signals;  // registered before the ready lines are printed
   std::vector<std::unique_ptr<Worker>> workers;
   bool stop_now = false;
@@ -73,6 +75,7 @@ struct Gateway::Impl {
 Gateway::Gateway(GatewayConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 
 Gateway::~Gateway() {
+  impl_->scraper.stop();
   for (auto& w : impl_->workers) w->stop();
   impl_->workers.clear();
 }
@@ -102,6 +105,7 @@ void Gateway::start() {
   }
   for (auto& w : m.workers) w->start();
   m.admin.start();
+  m.scraper.start(m.snapshots.load());
   m.ready.store(true, std::memory_order_release);
   std::printf("listening %s\nadmin %s\n", show(address).c_str(), show(admin_address).c_str());
   std::fflush(stdout);
@@ -140,6 +144,7 @@ net::awaitable<void> Gateway::Impl::drain() {
   if (left > 0) spdlog::warn("drain over with {} connections still open: closing them", left);
   for (auto& w : workers) w->stop();
   admin.stop();
+  scraper.stop();
   signals->cancel();
   control.stop();
 }

@@ -1,0 +1,270 @@
+// The metrics scraper: one coroutine per endpoint on the scraper's own thread, each with one
+// keep-alive connection, one read buffer and one body string reused scrape after scrape.
+#include "proxy/metrics_scraper.hpp"
+
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <spdlog/spdlog.h>
+
+#include "routing/endpoint_health.hpp"
+#include "routing/scrape_plan.hpp"
+
+namespace infergate::proxy {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using boost::system::error_code;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+// A metrics page is tens of KB (vLLM: ~40 KB); anything far larger is not one.
+constexpr std::uint64_t kBodyLimit = 8 * 1024 * 1024;
+
+// One scraped endpoint: its settings, connection and reused buffers. Only the scraper's thread
+// touches it.
+struct TargetState {
+  TargetState(net::io_context& io, ScrapeTarget t)
+      : target(std::move(t)), stream(io), resolver(io), timer(io) {
+    set_request();
+  }
+  void set_request() {
+    request = "GET " + target.path + " HTTP/1.1\r\nhost: " + target.endpoint->name +
+              "\r\naccept: text/plain\r\nuser-agent: infergate-scraper\r\n\r\n";
+  }
+  void close() {
+    stream.close();  // also cancels the stream's timer
+    connected = false;
+  }
+
+  ScrapeTarget target;
+  beast::tcp_stream stream;
+  tcp::resolver resolver;
+  net::steady_timer timer;
+  beast::flat_buffer buffer;
+  std::string body;
+  std::string request;
+  std::optional<tcp::endpoint> address;
+  bool connected = false;
+  bool stopped = false;
+};
+using StatePtr = std::shared_ptr<TargetState>;
+
+// Why a scrape failed, for the one log line when an endpoint turns unhealthy.
+struct ScrapeResult {
+  error_code ec;
+  unsigned status = 0;
+  bool ok() const { return !ec && status == 200; }
+  std::string describe() const {
+    return ec ? ec.message() : "status " + std::to_string(status);
+  }
+};
+
+net::awaitable<error_code> connect(TargetState& s) {
+  if (!s.address) {
+    error_code ec;
+    const auto ip = net::ip::make_address(s.target.endpoint->address.host, ec);
+    if (!ec) {
+      s.address.emplace(ip, s.target.endpoint->address.port);
+    } else {
+      auto resolve = s.resolver.async_resolve(s.target.endpoint->address.host,
+                                              std::to_string(s.target.endpoint->address.port),
+                                              kTuple);
+      auto [rec, results] = co_await std::move(resolve);
+      if (rec) co_return rec;
+      if (results.empty()) co_return net::error::host_not_found;
+      s.address = results.begin()->endpoint();  // cached: the address of an Endpoint is fixed
+    }
+  }
+  s.close();
+  auto op = s.stream.async_connect(*s.address, kTuple);
+  auto [ec] = co_await std::move(op);
+  if (ec) co_return ec;
+  error_code ignored;
+  s.stream.socket().set_option(tcp::no_delay(true), ignored);
+  s.connected = true;
+  s.buffer.clear();
+  co_return error_code{};
+}
+
+// One GET on the current connection; the body lands in s.body.
+net::awaitable<ScrapeResult> exchange(TargetState& s) {
+  ScrapeResult result;
+  auto write = net::async_write(s.stream, net::buffer(s.request), kTuple);
+  auto [wec, wn] = co_await std::move(write);
+  if (wec) {
+    result.ec = wec;
+    co_return result;
+  }
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(kBodyLimit);
+  parser.get().body().swap(s.body);  // reuse the last scrape's capacity
+  parser.get().body().clear();
+  auto read = http::async_read(s.stream, s.buffer, parser, kTuple);
+  auto [rec, rn] = co_await std::move(read);
+  s.body.swap(parser.get().body());
+  if (rec) {
+    result.ec = rec;
+    co_return result;
+  }
+  result.status = parser.get().result_int();
+  if (!parser.get().keep_alive()) s.close();
+  co_return result;
+}
+
+// Connects if needed and exchanges within the target's timeout. A kept-alive connection the
+// server closed while idle fails at once: retried once on a new connection.
+net::awaitable<ScrapeResult> scrape_once(TargetState& s) {
+  s.stream.expires_after(s.target.timeout);
+  const bool reused = s.connected;
+  if (!s.connected) {
+    auto op = connect(s);
+    const error_code ec = co_await std::move(op);
+    if (ec) co_return ScrapeResult{ec};
+  }
+  auto first = exchange(s);
+  ScrapeResult result = co_await std::move(first);
+  if (result.ec && reused && !s.stopped && result.ec != beast::error::timeout) {
+    auto op = connect(s);
+    const error_code ec = co_await std::move(op);
+    if (ec) co_return ScrapeResult{ec};
+    auto second = exchange(s);
+    result = co_await std::move(second);
+  }
+  if (result.ec) s.close();
+  s.stream.expires_never();
+  co_return result;
+}
+
+}  // namespace
+
+struct MetricsScraper::Impl {
+  Impl() : logger(spdlog::default_logger()->clone("scraper")) {}
+
+  void apply(const SnapshotPtr& snapshot);  // scraper thread
+  net::awaitable<void> run(StatePtr s);
+  void publish(TargetState& s, const ScrapeResult& result);
+  void ensure_thread();
+
+  net::io_context io{1};
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::thread thread;
+  std::unordered_map<const Endpoint*, StatePtr> states;
+  std::shared_ptr<spdlog::logger> logger;
+};
+
+void MetricsScraper::Impl::ensure_thread() {
+  if (thread.joinable()) return;
+  io.restart();  // after a stop()
+  work.emplace(io.get_executor());
+  thread = std::thread([this] { io.run(); });
+}
+
+void MetricsScraper::Impl::apply(const SnapshotPtr& snapshot) {
+  std::unordered_map<const Endpoint*, StatePtr> next;
+  for (ScrapeTarget& target : scrape_targets(*snapshot)) {
+    const Endpoint* key = target.endpoint.get();
+    if (auto it = states.find(key); it != states.end()) {
+      StatePtr s = std::move(it->second);
+      states.erase(it);
+      const bool path_changed = s->target.path != target.path;
+      s->target = std::move(target);
+      if (path_changed) s->set_request();
+      next.emplace(key, std::move(s));
+      continue;
+    }
+    auto s = std::make_shared<TargetState>(io, std::move(target));
+    next.emplace(key, s);
+    net::co_spawn(io, run(std::move(s)), net::detached);
+  }
+  for (auto& [key, s] : states) {  // endpoints the new snapshot dropped
+    s->stopped = true;
+    s->timer.cancel();
+    s->resolver.cancel();
+    s->close();
+  }
+  states = std::move(next);
+}
+
+void MetricsScraper::Impl::publish(TargetState& s, const ScrapeResult& result) {
+  Endpoint& endpoint = *s.target.endpoint;
+  const auto now = Clock::now();
+  const bool was_unhealthy = is_unhealthy(endpoint);
+  if (result.ok()) {
+    record_scrape(endpoint, parse_load(s.body, *s.target.mapping), now);
+    if (was_unhealthy) logger->info("endpoint={} scrapes succeed again: healthy", endpoint.name);
+    return;
+  }
+  record_scrape_failure(endpoint, now);
+  if (!was_unhealthy && is_unhealthy(endpoint)) {
+    logger->warn("endpoint={} unhealthy after {} failed scrapes (last: {})", endpoint.name,
+                 endpoint.load.scrape_failures.load(std::memory_order_relaxed), result.describe());
+  }
+}
+
+net::awaitable<void> MetricsScraper::Impl::run(StatePtr s) {
+  while (!s->stopped) {
+    const auto started = Clock::now();
+    auto scrape = scrape_once(*s);
+    const ScrapeResult result = co_await std::move(scrape);
+    if (s->stopped) break;
+    publish(*s, result);
+    const auto failures = s->target.endpoint->load.scrape_failures.load(std::memory_order_relaxed);
+    s->timer.expires_at(started + next_scrape_delay(s->target.interval, failures));
+    auto wait = s->timer.async_wait(kTuple);
+    co_await std::move(wait);
+  }
+  s->close();
+}
+
+MetricsScraper::MetricsScraper() : impl_(std::make_unique<Impl>()) {}
+
+MetricsScraper::~MetricsScraper() { stop(); }
+
+void MetricsScraper::start(SnapshotPtr snapshot) { update(std::move(snapshot)); }
+
+void MetricsScraper::update(SnapshotPtr snapshot) {
+  Impl& m = *impl_;
+  if (!m.thread.joinable() && scrape_targets(*snapshot).empty()) return;
+  m.ensure_thread();
+  net::post(m.io, [&m, snapshot = std::move(snapshot)] { m.apply(snapshot); });
+}
+
+void MetricsScraper::stop() {
+  Impl& m = *impl_;
+  if (!m.thread.joinable()) return;
+  // Closing every connection and timer lets each coroutine finish; then run() runs out of work.
+  net::post(m.io, [&m] {
+    for (auto& [key, s] : m.states) {
+      s->stopped = true;
+      s->timer.cancel();
+      s->resolver.cancel();
+      s->close();
+    }
+    m.states.clear();
+    m.work.reset();
+  });
+  m.thread.join();
+}
+
+}  // namespace infergate::proxy
