@@ -19,7 +19,7 @@ POLICIES="round-robin random least-request power-of-two-choices infergate"
 WORKLOADS="shared-prefix no-reuse lora priority"
 FRACTIONS="0.1 0.5 0.8 1.0 1.2"
 OUT="$HERE/results"
-PRESET=(); APPEND=0
+PRESET=(); APPEND=0; TAG=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2;;
@@ -30,6 +30,7 @@ while [ $# -gt 0 ]; do
     --out) OUT="$2"; shift 2;;
     --sat) PRESET+=("$2"); shift 2;;           # WORKLOAD=RATE: skip that calibration
     --append) APPEND=1; shift;;                # keep results/summary.jsonl, add to it
+    --tag) TAG="@$2"; shift 2;;                # label this run's policies POLICY@TAG
     --quick) DURATION=4; DRAIN=8; CAL_DURATION=5; FRACTIONS="0.5 1.2"; shift;;
     *) echo "unknown option $1" >&2; exit 2;;
   esac
@@ -112,7 +113,7 @@ client_policy() {
 
 # run_policy POLICY WORKLOAD RATES LABEL DURATION: fresh fleet (cold caches) and gateway.
 run_policy() {
-  local policy="$1" workload="$2" rates="$3" label="$4" duration="$5" target via
+  local policy="$1" workload="$2" rates="$3" label="$4$TAG" duration="$5" target via
   start_fleet
   if [ "$policy" = infergate ] || [ "$HAVE_SCHED" = 1 ]; then
     start_gateway "$policy"; target=(--gateway "$GW_ADDR"); via=gateway
@@ -122,7 +123,7 @@ run_policy() {
   timeout $(( (${duration%.*} + DRAIN + 20) * $(echo "$rates" | tr ',' ' ' | wc -w) + 30 )) \
     "$PY" "$HERE/driver.py" "${target[@]}" --metrics "$ENDPOINTS" --workload "$workload" \
       --rates "$rates" --duration "$duration" --drain "$DRAIN" --seed 42 --label "$label" \
-      --extra "{\"policy\": \"$policy\", \"via\": \"$via\", \"fractions\": \"$FRACS_NOW\"}" \
+      --extra "{\"policy\": \"$policy$TAG\", \"via\": \"$via\", \"fractions\": \"$FRACS_NOW\"}" \
       --out "$OUT/$SUMMARY" --raw "$OUT/raw/$label-$workload.jsonl"
   [ -n "${GW_PID:-}" ] && stop "$GW_PID"; GW_PID=""
   stop "$SIM_PID"
