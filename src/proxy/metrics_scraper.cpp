@@ -40,6 +40,9 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 // A metrics page is tens of KB (vLLM: ~40 KB); anything far larger is not one.
 constexpr std::uint64_t kBodyLimit = 8 * 1024 * 1024;
+// Beast reads at most the buffer's free capacity (at least 512 bytes), and the parser empties
+// the buffer as it copies the body out: without room reserved, a page costs a read per 512 bytes.
+constexpr std::size_t kReadRoom = 32 * 1024;
 
 // One scraped endpoint: its settings, connection and reused buffers. Only the scraper's thread
 // touches it.
@@ -104,6 +107,7 @@ net::awaitable<error_code> connect(TargetState& s) {
   s.stream.socket().set_option(tcp::no_delay(true), ignored);
   s.connected = true;
   s.buffer.clear();
+  s.buffer.reserve(kReadRoom);
   co_return error_code{};
 }
 
@@ -171,7 +175,19 @@ struct MetricsScraper::Impl {
   std::thread thread;
   std::unordered_map<const Endpoint*, StatePtr> states;
   std::shared_ptr<spdlog::logger> logger;
+  // Scrapes are due on multiples of their delay counted from here, so endpoints with the same
+  // interval are scraped in one wake-up of the thread instead of one each.
+  const Clock::time_point epoch = Clock::now();
 };
+
+namespace {
+
+Clock::time_point next_tick(Clock::time_point epoch, Clock::time_point now, Clock::duration delay) {
+  const auto ticks = (now - epoch) / delay + 1;
+  return epoch + ticks * delay;
+}
+
+}  // namespace
 
 void MetricsScraper::Impl::ensure_thread() {
   if (thread.joinable()) return;
@@ -224,13 +240,12 @@ void MetricsScraper::Impl::publish(TargetState& s, const ScrapeResult& result) {
 
 net::awaitable<void> MetricsScraper::Impl::run(StatePtr s) {
   while (!s->stopped) {
-    const auto started = Clock::now();
     auto scrape = scrape_once(*s);
     const ScrapeResult result = co_await std::move(scrape);
     if (s->stopped) break;
     publish(*s, result);
     const auto failures = s->target.endpoint->load.scrape_failures.load(std::memory_order_relaxed);
-    s->timer.expires_at(started + next_scrape_delay(s->target.interval, failures));
+    s->timer.expires_at(next_tick(epoch, Clock::now(), next_scrape_delay(s->target.interval, failures)));
     auto wait = s->timer.async_wait(kTuple);
     co_await std::move(wait);
   }
