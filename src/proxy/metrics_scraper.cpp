@@ -19,7 +19,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <spdlog/spdlog.h>
@@ -48,7 +47,7 @@ constexpr std::size_t kReadRoom = 32 * 1024;
 // touches it.
 struct TargetState {
   TargetState(net::io_context& io, ScrapeTarget t)
-      : target(std::move(t)), stream(io), resolver(io), timer(io) {
+      : target(std::move(t)), socket(io), resolver(io), timer(io) {
     set_request();
   }
   void set_request() {
@@ -56,12 +55,13 @@ struct TargetState {
               "\r\naccept: text/plain\r\nuser-agent: infergate-scraper\r\n\r\n";
   }
   void close() {
-    stream.close();  // also cancels the stream's timer
+    error_code ignored;
+    socket.close(ignored);
     connected = false;
   }
 
   ScrapeTarget target;
-  beast::tcp_stream stream;
+  tcp::socket socket;
   tcp::resolver resolver;
   net::steady_timer timer;
   beast::flat_buffer buffer;
@@ -70,6 +70,10 @@ struct TargetState {
   std::optional<tcp::endpoint> address;
   bool connected = false;
   bool stopped = false;
+  // The scrape in progress must end by then, or the sweeper closes the socket (a timer per
+  // scrape would cost a timer update per operation on every endpoint).
+  Clock::time_point deadline = Clock::time_point::max();
+  bool timed_out = false;
 };
 using StatePtr = std::shared_ptr<TargetState>;
 
@@ -100,11 +104,11 @@ net::awaitable<error_code> connect(TargetState& s) {
     }
   }
   s.close();
-  auto op = s.stream.async_connect(*s.address, kTuple);
+  auto op = s.socket.async_connect(*s.address, kTuple);
   auto [ec] = co_await std::move(op);
   if (ec) co_return ec;
   error_code ignored;
-  s.stream.socket().set_option(tcp::no_delay(true), ignored);
+  s.socket.set_option(tcp::no_delay(true), ignored);
   s.connected = true;
   s.buffer.clear();
   s.buffer.reserve(kReadRoom);
@@ -114,7 +118,7 @@ net::awaitable<error_code> connect(TargetState& s) {
 // One GET on the current connection; the body lands in s.body.
 net::awaitable<ScrapeResult> exchange(TargetState& s) {
   ScrapeResult result;
-  auto write = net::async_write(s.stream, net::buffer(s.request), kTuple);
+  auto write = net::async_write(s.socket, net::buffer(s.request), kTuple);
   auto [wec, wn] = co_await std::move(write);
   if (wec) {
     result.ec = wec;
@@ -124,7 +128,7 @@ net::awaitable<ScrapeResult> exchange(TargetState& s) {
   parser.body_limit(kBodyLimit);
   parser.get().body().swap(s.body);  // reuse the last scrape's capacity
   parser.get().body().clear();
-  auto read = http::async_read(s.stream, s.buffer, parser, kTuple);
+  auto read = http::async_read(s.socket, s.buffer, parser, kTuple);
   auto [rec, rn] = co_await std::move(read);
   s.body.swap(parser.get().body());
   if (rec) {
@@ -138,8 +142,7 @@ net::awaitable<ScrapeResult> exchange(TargetState& s) {
 
 // Connects if needed and exchanges within the target's timeout. A kept-alive connection the
 // server closed while idle fails at once: retried once on a new connection.
-net::awaitable<ScrapeResult> scrape_once(TargetState& s) {
-  s.stream.expires_after(s.target.timeout);
+net::awaitable<ScrapeResult> attempt(TargetState& s) {
   const bool reused = s.connected;
   if (!s.connected) {
     auto op = connect(s);
@@ -148,15 +151,24 @@ net::awaitable<ScrapeResult> scrape_once(TargetState& s) {
   }
   auto first = exchange(s);
   ScrapeResult result = co_await std::move(first);
-  if (result.ec && reused && !s.stopped && result.ec != beast::error::timeout) {
+  if (result.ec && reused && !s.stopped && !s.timed_out) {
     auto op = connect(s);
     const error_code ec = co_await std::move(op);
     if (ec) co_return ScrapeResult{ec};
     auto second = exchange(s);
     result = co_await std::move(second);
   }
+  co_return result;
+}
+
+net::awaitable<ScrapeResult> scrape_once(TargetState& s) {
+  s.timed_out = false;
+  s.deadline = Clock::now() + s.target.timeout;
+  auto op = attempt(s);
+  ScrapeResult result = co_await std::move(op);
+  s.deadline = Clock::time_point::max();
+  if (s.timed_out) result.ec = net::error::timed_out;
   if (result.ec) s.close();
-  s.stream.expires_never();
   co_return result;
 }
 
@@ -169,10 +181,15 @@ struct MetricsScraper::Impl {
   net::awaitable<void> run(StatePtr s);
   void publish(TargetState& s, const ScrapeResult& result);
   void ensure_thread();
+  net::awaitable<void> sweep();  // enforces the scrape timeouts
+
 
   net::io_context io{1};
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::thread thread;
+  net::steady_timer sweeper{io};
+  Clock::duration sweep_period = std::chrono::milliseconds(250);
+  bool stopping = false;
   std::unordered_map<const Endpoint*, StatePtr> states;
   std::shared_ptr<spdlog::logger> logger;
   // Scrapes are due on multiples of their delay counted from here, so endpoints with the same
@@ -193,12 +210,17 @@ void MetricsScraper::Impl::ensure_thread() {
   if (thread.joinable()) return;
   io.restart();  // after a stop()
   work.emplace(io.get_executor());
+  stopping = false;
+  net::co_spawn(io, sweep(), net::detached);
   thread = std::thread([this] { io.run(); });
 }
 
 void MetricsScraper::Impl::apply(const SnapshotPtr& snapshot) {
   std::unordered_map<const Endpoint*, StatePtr> next;
+  // A quarter of the shortest timeout (10 to 250 ms): a scrape ends at most 25% late.
+  Clock::duration period = std::chrono::milliseconds(250);
   for (ScrapeTarget& target : scrape_targets(*snapshot)) {
+    period = std::min<Clock::duration>(period, target.timeout / 4);
     const Endpoint* key = target.endpoint.get();
     if (auto it = states.find(key); it != states.end()) {
       StatePtr s = std::move(it->second);
@@ -220,6 +242,22 @@ void MetricsScraper::Impl::apply(const SnapshotPtr& snapshot) {
     s->close();
   }
   states = std::move(next);
+  sweep_period = std::max<Clock::duration>(period, std::chrono::milliseconds(10));
+}
+
+net::awaitable<void> MetricsScraper::Impl::sweep() {
+  while (!stopping) {
+    sweeper.expires_at(next_tick(epoch, Clock::now(), sweep_period));
+    auto wait = sweeper.async_wait(kTuple);
+    co_await std::move(wait);
+    const auto now = Clock::now();
+    for (auto& [key, s] : states) {
+      if (s->deadline >= now) continue;
+      s->timed_out = true;
+      s->resolver.cancel();
+      s->close();
+    }
+  }
 }
 
 void MetricsScraper::Impl::publish(TargetState& s, const ScrapeResult& result) {
@@ -277,6 +315,8 @@ void MetricsScraper::stop() {
       s->close();
     }
     m.states.clear();
+    m.stopping = true;
+    m.sweeper.cancel();
     m.work.reset();
   });
   m.thread.join();

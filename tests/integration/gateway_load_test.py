@@ -171,6 +171,18 @@ class ScrapeFailureTest(LoadTestCase):
         self.assertEqual(served, [live] * 6)
         self.assertEqual(self.endpoints()[dead]["health"]["connect_failures"], 0)  # never tried
 
+    def test_endpoint_that_never_answers_times_out(self):
+        import socket
+        silent = socket.socket()  # the kernel accepts connections; nobody ever reads or answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        self.addCleanup(silent.close)
+        name = f"127.0.0.1:{silent.getsockname()[1]}"
+        self.start_gateway([name], metrics="{flavour: vllm, interval: 20ms, timeout: 100ms}")
+        e = self.wait_endpoint(name, lambda e: not e["health"]["available"], "never timed out")
+        self.assertGreaterEqual(e["health"]["scrape_failures"], 3)
+        self.assertIsNone(e["scraped"])
+
     def test_endpoint_that_comes_back_recovers(self):
         port = harness.unused_port()
         name = f"127.0.0.1:{port}"
