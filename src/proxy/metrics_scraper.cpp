@@ -19,10 +19,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <spdlog/spdlog.h>
 
+#include "proxy/http_parse.hpp"
 #include "routing/endpoint_health.hpp"
 #include "routing/scrape_plan.hpp"
 
@@ -66,6 +65,9 @@ struct TargetState {
   net::steady_timer timer;
   beast::flat_buffer buffer;
   std::string body;
+  FieldList fields;
+  std::string reason;
+  std::vector<std::string_view> pieces;
   std::string request;
   std::optional<tcp::endpoint> address;
   bool connected = false;
@@ -115,7 +117,8 @@ net::awaitable<error_code> connect(TargetState& s) {
   co_return error_code{};
 }
 
-// One GET on the current connection; the body lands in s.body.
+// One GET on the current connection; the body lands in s.body. The proxy's ResponseParser keeps
+// the head's fields in a reused arena: no allocation per scrape once the buffers have grown.
 net::awaitable<ScrapeResult> exchange(TargetState& s) {
   ScrapeResult result;
   auto write = net::async_write(s.socket, net::buffer(s.request), kTuple);
@@ -124,19 +127,42 @@ net::awaitable<ScrapeResult> exchange(TargetState& s) {
     result.ec = wec;
     co_return result;
   }
-  http::response_parser<http::string_body> parser;
+  s.body.clear();
+  s.fields.clear();
+  ResponseParser parser(s.fields, s.reason, s.pieces);
   parser.body_limit(kBodyLimit);
-  parser.get().body().swap(s.body);  // reuse the last scrape's capacity
-  parser.get().body().clear();
-  auto read = http::async_read(s.socket, s.buffer, parser, kTuple);
-  auto [rec, rn] = co_await std::move(read);
-  s.body.swap(parser.get().body());
-  if (rec) {
-    result.ec = rec;
-    co_return result;
+  for (;;) {
+    error_code ec = http::error::need_more;
+    if (s.buffer.size() != 0) {
+      const auto data = s.buffer.data();
+      const std::size_t used = parser.feed(static_cast<const char*>(data.data()), data.size(), ec);
+      for (std::string_view piece : s.pieces) s.body.append(piece);
+      s.pieces.clear();
+      s.buffer.consume(used);
+    }
+    if (parser.is_done()) break;
+    if (ec && ec != http::error::need_more) {
+      result.ec = ec;
+      co_return result;
+    }
+    if (!ec) continue;
+    const std::size_t room = std::max<std::size_t>(s.buffer.capacity() - s.buffer.size(), 4096);
+    auto read = s.socket.async_read_some(s.buffer.prepare(room), kTuple);
+    auto [rec, n] = co_await std::move(read);
+    if (rec == net::error::eof) {  // a body delimited by the end of the connection
+      error_code eof_ec;
+      parser.feed_eof(eof_ec);
+      s.close();
+      if (parser.is_done()) break;
+    }
+    if (rec) {
+      result.ec = rec;
+      co_return result;
+    }
+    s.buffer.commit(n);
   }
-  result.status = parser.get().result_int();
-  if (!parser.get().keep_alive()) s.close();
+  result.status = parser.status();
+  if (!parser.keep_alive()) s.close();
   co_return result;
 }
 
