@@ -19,6 +19,7 @@ namespace {
 
 using namespace boost::asio::experimental::awaitable_operators;
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+constexpr std::size_t kKeepBodyCapacity = 1u << 20;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 // `created` of every model in /v1/models: when this process started.
@@ -156,6 +157,10 @@ net::awaitable<Session::ReadResult> Session::read_request() {
   routed_model_ = {};
   snapshot_.reset();
   message_.clear();
+  // Buffers are reused across requests, but one huge body (images travel as base64) should not
+  // pin its memory for the connection's life.
+  if (body_.capacity() > kKeepBodyCapacity) std::string().swap(body_);
+  if (rewritten_.capacity() > kKeepBodyCapacity) std::string().swap(rewritten_);
   request_.emplace(body_, request_fields_, target_);
   request_->header_limit(static_cast<std::uint32_t>(config.max_header_bytes));
   request_->body_limit(config.max_body_bytes);
@@ -250,25 +255,34 @@ net::awaitable<bool> Session::dispatch() {
   co_return co_await std::move(op);
 }
 
-net::awaitable<bool> Session::route_model_request() {
-  const auto facts = extract_request_facts(body_, body_.capacity());
-  if (!facts) {
-    auto op = refuse(facts.error());
-    co_return co_await std::move(op);
-  }
+std::optional<ErrorKind> Session::decide() {
+  // A plain function, not a coroutine: the facts and the decision live in members, not in a
+  // coroutine frame (GCC 12 mishandles some frame-resident temporaries), and reuse their storage.
+  auto facts = extract_request_facts(body_, body_.capacity());
+  if (!facts) return facts.error();
+  facts_ = std::move(*facts);
   snapshot_ = worker_.snapshots().load();
-  const auto decision = schedule(*snapshot_, *facts, worker_.rng());
+  auto decision = schedule(*snapshot_, facts_, worker_.rng());
   if (!decision) {
     if (decision.error() == ErrorKind::model_not_found) {
-      message_ = model_not_found_message(facts->model);
-    } else {
-      routed_model_ = snapshot_->find_model(facts->model)->name;
+      message_ = model_not_found_message(facts_.model);
+    } else if (const ModelRoute* model = snapshot_->find_model(facts_.model)) {
+      routed_model_ = model->name;
     }
-    auto op = refuse(decision.error());
+    return decision.error();
+  }
+  decision_value_ = std::move(*decision);
+  routed_model_ = decision_value_.model->name;
+  return std::nullopt;
+}
+
+net::awaitable<bool> Session::route_model_request() {
+  if (const std::optional<ErrorKind> refusal = decide()) {
+    const ErrorKind kind = *refusal;
+    auto op = refuse(kind);
     co_return co_await std::move(op);
   }
-  routed_model_ = decision->model->name;
-  auto op = forward(*facts, *decision);
+  auto op = forward(facts_, decision_value_);
   co_return co_await std::move(op);
 }
 

@@ -140,6 +140,7 @@ class Session final : public SessionHook {
   net::awaitable<ReadResult> read_request();
   net::awaitable<bool> dispatch();  // false: close the connection
   net::awaitable<bool> route_model_request();
+  std::optional<ErrorKind> decide();  // facts_ and decision_value_, or a refusal
   net::awaitable<bool> list_models();
   net::awaitable<bool> get_model(std::string_view encoded_id);
   // Answers with the OpenAI-shaped error of `kind`; `message_` (if set) replaces the default.
@@ -213,6 +214,8 @@ class Session final : public SessionHook {
   std::string extra_;       // a local answer's extra header lines
   std::string_view routed_model_;  // metrics label: a model of `snapshot_`, or empty
   SnapshotPtr snapshot_;
+  RequestFacts facts_;
+  Decision decision_value_;
 
   // The response, reused across requests.
   Buffer upstream_in_;
