@@ -34,6 +34,10 @@ tcp::endpoint AdminServer::listen(const tcp::endpoint& address) {
 
 void AdminServer::start() { net::co_spawn(io_, accept_loop(), net::detached); }
 
+void AdminServer::add_page(std::string path, std::function<std::string()> render) {
+  pages_.insert_or_assign(std::move(path), std::move(render));
+}
+
 void AdminServer::stop() {
   boost::system::error_code ignored;
   if (acceptor_) acceptor_->close(ignored);
@@ -73,6 +77,10 @@ void AdminServer::answer(std::string_view path, bool get, unsigned& status, std:
     status = 200;
     const SnapshotPtr snapshot = snapshots_.load();
     body = render_endpoints_json(*snapshot, std::chrono::steady_clock::now());
+    content_type = "application/json";
+  } else if (const auto page = pages_.find(path); page != pages_.end()) {
+    status = 200;
+    body = page->second();
     content_type = "application/json";
   } else {
     status = 404;

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -26,6 +28,8 @@ class AdminServer {
   tcp::endpoint listen(const tcp::endpoint& address);  // throws boost::system::system_error
   void start();
   void stop();
+  // An extra GET page answered with application/json (before start()).
+  void add_page(std::string path, std::function<std::string()> render);
 
  private:
   net::awaitable<void> accept_loop();
@@ -39,6 +43,7 @@ class AdminServer {
   SnapshotHolder& snapshots_;
   const std::atomic<bool>& ready_;
   std::optional<tcp::acceptor> acceptor_;
+  std::map<std::string, std::function<std::string()>, std::less<>> pages_;
 };
 
 }  // namespace infergate::proxy

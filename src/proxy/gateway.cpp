@@ -12,6 +12,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -147,6 +148,34 @@ net::awaitable<void> Gateway::Impl::drain() {
   scraper.stop();
   signals->cancel();
   control.stop();
+}
+
+void Gateway::replace_routes(GatewayConfig table) {
+  Impl& m = *impl_;
+  // Workers hold a reference to m.config for limits and timeouts: only the snapshot changes.
+  net::post(m.control, [&m, table = std::move(table)]() mutable {
+    GatewayConfig next = m.config;
+    next.pools = std::move(table.pools);
+    next.models = std::move(table.models);
+    next.objectives = std::move(table.objectives);
+    next.scheduler = std::move(table.scheduler);
+    next.queue = table.queue;
+    const SnapshotPtr previous = m.snapshots.load();
+    SnapshotPtr snapshot;
+    try {
+      snapshot = build_snapshot(next, previous.get());
+    } catch (const std::exception& e) {  // the last good table stays
+      spdlog::error("routes not replaced: {}", e.what());
+      return;
+    }
+    m.snapshots.publish(snapshot);
+    m.scraper.update(std::move(snapshot));
+    spdlog::info("routes replaced models={} pools={}", next.models.size(), next.pools.size());
+  });
+}
+
+void Gateway::add_debug_page(std::string path, std::function<std::string()> render) {
+  impl_->admin.add_page(std::move(path), std::move(render));
 }
 
 int Gateway::run() {

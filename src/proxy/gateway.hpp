@@ -1,7 +1,9 @@
 // The gateway process as main() sees it: workers, admin listener, signals and the drain.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "infergate/config.hpp"
 
@@ -22,6 +24,16 @@ class Gateway {
   // Serves until SIGTERM or SIGINT, then drains: stop accepting, close idle connections, let
   // in-flight requests finish for up to timeouts.drain. Returns the process exit code.
   int run();
+
+  // Replaces the routing table (pools, models, objectives, scheduler profile, queue bounds) with
+  // those of `table`; listeners, workers, limits and timeouts stay as started. Any thread, any
+  // time after construction: the control thread builds the snapshot (endpoints that stay keep
+  // their counters and connections) and the workers see it on their next request.
+  void replace_routes(GatewayConfig table);
+
+  // An extra JSON page on the admin listener (e.g. /debug/routes). Register before start();
+  // `render` runs on the control thread for every GET.
+  void add_debug_page(std::string path, std::function<std::string()> render);
 
  private:
   struct Impl;
