@@ -53,6 +53,7 @@ struct Gateway::Impl {
         admin(control, metrics, snapshots, ready) {}
 
   net::awaitable<void> wait_for_signals();
+  net::awaitable<void> wait_for_reloads();
   net::awaitable<void> drain();
   int live_sessions() const {
     int n = 0;
@@ -69,6 +70,8 @@ struct Gateway::Impl {
   AdminServer admin;
   MetricsScraper scraper;  // its own thread and event loop
   std::optional<net::signal_set> signals;  // registered before the ready lines are printed
+  std::optional<net::signal_set> reload_signal;
+  std::function<void()> reload;
   std::vector<std::unique_ptr<Worker>> workers;
   bool stop_now = false;
 };
@@ -85,6 +88,7 @@ void Gateway::start() {
   Impl& m = *impl_;
   std::signal(SIGPIPE, SIG_IGN);
   m.signals.emplace(m.control, SIGINT, SIGTERM);
+  if (m.reload) m.reload_signal.emplace(m.control, SIGHUP);
   unsigned count = m.config.workers;
   if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
   tcp::endpoint address = resolve(m.control, m.config.listen);
@@ -147,6 +151,7 @@ net::awaitable<void> Gateway::Impl::drain() {
   admin.stop();
   scraper.stop();
   signals->cancel();
+  if (reload_signal) reload_signal->cancel();
   control.stop();
 }
 
@@ -174,6 +179,22 @@ void Gateway::replace_routes(GatewayConfig table) {
   });
 }
 
+net::awaitable<void> Gateway::Impl::wait_for_reloads() {
+  for (;;) {
+    auto next = reload_signal->async_wait(kTuple);
+    auto [ec, signal] = co_await std::move(next);
+    if (ec) co_return;
+    spdlog::info("signal={} reloading routes", signal);
+    try {
+      reload();
+    } catch (const std::exception& e) {
+      spdlog::error("reload failed, routes unchanged: {}", e.what());
+    }
+  }
+}
+
+void Gateway::on_reload_signal(std::function<void()> reload) { impl_->reload = std::move(reload); }
+
 void Gateway::add_debug_page(std::string path, std::function<std::string()> render) {
   impl_->admin.add_page(std::move(path), std::move(render));
 }
@@ -181,6 +202,7 @@ void Gateway::add_debug_page(std::string path, std::function<std::string()> rend
 int Gateway::run() {
   Impl& m = *impl_;
   net::co_spawn(m.control, m.wait_for_signals(), net::detached);
+  if (m.reload_signal) net::co_spawn(m.control, m.wait_for_reloads(), net::detached);
   m.control.run();
   for (auto& w : m.workers) w->join();
   spdlog::info("stopped");

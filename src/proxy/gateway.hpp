@@ -31,6 +31,10 @@ class Gateway {
   // their counters and connections) and the workers see it on their next request.
   void replace_routes(GatewayConfig table);
 
+  // Called on the control thread at every SIGHUP (e.g. re-read the YAML file and hand the new
+  // table to replace_routes); set before start(). An exception is logged, the table stays.
+  void on_reload_signal(std::function<void()> reload);
+
   // An extra JSON page on the admin listener (e.g. /debug/routes). Register before start();
   // `render` runs on the control thread for every GET.
   void add_debug_page(std::string path, std::function<std::string()> render);
