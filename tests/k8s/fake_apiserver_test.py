@@ -333,6 +333,27 @@ class WatchTest(ServerTest):
                         "&timeoutSeconds=0.3")
         self.assertEqual(ok.status, 200)
 
+    def test_compaction_spares_open_watches(self):
+        rv = self.srv.resource_version()
+
+        def churn():
+            self.srv.wait_until(lambda s: s["watches_open"] == 1)
+            self.srv.apply(pod("a"))
+            self.srv.compact()
+            self.srv.apply(pod("b"))
+        r = self.c.get(f"/api/v1/pods?watch=1&resourceVersion={rv}&timeoutSeconds=1",
+                       on_head=churn)
+        self.assertEqual([e["object"]["metadata"]["name"] for e in r.events()], ["a", "b"])
+        again = self.c.get(f"/api/v1/pods?watch=1&resourceVersion={rv}")
+        self.assertEqual(again.events()[0]["object"]["code"], 410)
+
+    def test_server_side_watch_limit_ends_cleanly(self):
+        self.srv.set_faults(watch_max_seconds=0.3)
+        t = time.monotonic()
+        r = self.c.get("/api/v1/pods?watch=1&timeoutSeconds=30")
+        self.assertTrue(r.complete)
+        self.assertLess(time.monotonic() - t, 10)
+
     def test_bounded_history_expires_old_versions(self):
         srv = fake_apiserver.FakeApiServer(history=5, tls=False, control=False).start()
         self.addCleanup(srv.stop)
