@@ -64,6 +64,7 @@ struct Gateway::Impl {
   GatewayConfig config;
   SnapshotHolder snapshots;
   Metrics metrics;
+  WaitRoom waits{snapshots, metrics};
   std::atomic<bool> draining{false};
   std::atomic<bool> ready{false};
   net::io_context control{1};
@@ -93,7 +94,7 @@ void Gateway::start() {
   if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
   tcp::endpoint address = resolve(m.control, m.config.listen);
   for (unsigned i = 0; i < count; ++i) {
-    auto worker = std::make_unique<Worker>(i, m.config, m.snapshots, m.metrics, m.draining);
+    auto worker = std::make_unique<Worker>(i, m.config, m.snapshots, m.metrics, m.draining, m.waits);
     try {
       address = worker->listen(address);  // the first bind fixes the port for the others
     } catch (const boost::system::system_error& e) {
@@ -110,6 +111,7 @@ void Gateway::start() {
   }
   for (auto& w : m.workers) w->start();
   m.admin.start();
+  m.scraper.on_load_changed([&m] { m.waits.nudge_all(); });
   m.scraper.start(m.snapshots.load());
   m.ready.store(true, std::memory_order_release);
   std::printf("listening %s\nadmin %s\n", show(address).c_str(), show(admin_address).c_str());

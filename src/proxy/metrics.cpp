@@ -69,7 +69,20 @@ Metrics::Metrics()
       model_running(prometheus::BuildGauge()
                         .Name("inference_model_running_requests")
                         .Help("Forwarded requests not yet finished, by requested model")
-                        .Register(*registry_)) {}
+                        .Register(*registry_)),
+      queue_size(prometheus::BuildGauge()
+                     .Name("inference_extension_flow_control_queue_size")
+                     .Help("Requests waiting in the gateway's queue, by pool and priority")
+                     .Register(*registry_)),
+      queue_duration(
+          prometheus::BuildHistogram()
+              .Name("inference_extension_flow_control_request_queue_duration_seconds")
+              .Help("Time requests spent in the gateway's queue, by pool, priority and outcome")
+              .Register(*registry_)),
+      shed(prometheus::BuildCounter()
+               .Name("infergate_requests_shed_total")
+               .Help("Sheddable requests refused (429) because their pool was saturated")
+               .Register(*registry_)) {}
 
 Metrics::~Metrics() = default;
 
@@ -158,5 +171,18 @@ void WorkerMetrics::model_finished(ModelSeries& series, double seconds, const Er
 void WorkerMetrics::retry() { metrics_.retries.Increment(); }
 
 void WorkerMetrics::client_abort() { metrics_.client_aborts.Increment(); }
+
+void WorkerMetrics::shed(std::string_view model, int priority) {
+  for (const ShedKey& key : shed_) {
+    if (key.priority == priority && key.model == model) {
+      key.counter->Increment();
+      return;
+    }
+  }
+  prometheus::Counter& counter =
+      metrics_.shed.Add({{"model_name", std::string(model)}, {"priority", std::to_string(priority)}});
+  shed_.push_back({std::string(model), priority, &counter});
+  counter.Increment();
+}
 
 }  // namespace infergate::proxy

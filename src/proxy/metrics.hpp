@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "infergate/errors.hpp"
 #include "infergate/routing.hpp"
@@ -52,6 +53,12 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& model_errors;      // {..., error_code}
   prometheus::Family<prometheus::Histogram>& model_duration;  // {model_name, target_model_name}
   prometheus::Family<prometheus::Gauge>& model_running;       // {model_name}
+
+  // The wait queues (proxy/wait_queue.hpp), with the Inference Extension's flow-control names.
+  prometheus::Family<prometheus::Gauge>& queue_size;  // {inference_pool, priority}
+  prometheus::Family<prometheus::Histogram>& queue_duration;  // {inference_pool, priority, outcome}
+  // Sheddable requests refused with 429 because their pool was saturated.
+  prometheus::Family<prometheus::Counter>& shed;  // {model_name, priority}
 };
 
 // One worker's view: lock-free after the first use of each label combination.
@@ -65,6 +72,8 @@ class WorkerMetrics {
   void first_byte(const EndpointPtr& endpoint, double seconds);
   void retry();
   void client_abort();
+  // A sheddable request of `model` at `priority` refused with 429 (saturated pool).
+  void shed(std::string_view model, int priority);
 
   // The per-model series of one forwarded request: requested model, served (target) model.
   struct ModelSeries {
@@ -129,7 +138,14 @@ class WorkerMetrics {
     }
   };
 
+  struct ShedKey {
+    std::string model;
+    int priority;
+    prometheus::Counter* counter;
+  };
+
   Metrics& metrics_;
+  std::vector<ShedKey> shed_;  // few (model, priority) pairs: a scan beats a hash
   std::unordered_map<Key, prometheus::Counter*, KeyHash, KeyEq> requests_;
   std::array<prometheus::Counter*, 32> errors_{};
   std::unordered_map<const Endpoint*, std::pair<EndpointPtr, prometheus::Histogram*>> first_byte_;

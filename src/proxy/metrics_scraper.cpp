@@ -218,6 +218,7 @@ struct MetricsScraper::Impl {
   bool stopping = false;
   std::unordered_map<const Endpoint*, StatePtr> states;
   std::shared_ptr<spdlog::logger> logger;
+  std::function<void()> load_changed;  // on_load_changed()
   // Scrapes are due on multiples of their delay counted from here, so endpoints with the same
   // interval are scraped in one wake-up of the thread instead of one each.
   const Clock::time_point epoch = Clock::now();
@@ -308,6 +309,7 @@ net::awaitable<void> MetricsScraper::Impl::run(StatePtr s) {
     const ScrapeResult result = co_await std::move(scrape);
     if (s->stopped) break;
     publish(*s, result);
+    if (load_changed) load_changed();
     const auto failures = s->target.endpoint->load.scrape_failures.load(std::memory_order_relaxed);
     s->timer.expires_at(next_tick(epoch, Clock::now(), next_scrape_delay(s->target.interval, failures)));
     auto wait = s->timer.async_wait(kTuple);
@@ -322,8 +324,13 @@ MetricsScraper::~MetricsScraper() { stop(); }
 
 void MetricsScraper::start(SnapshotPtr snapshot) { update(std::move(snapshot)); }
 
+void MetricsScraper::on_load_changed(std::function<void()> hook) {
+  impl_->load_changed = std::move(hook);
+}
+
 void MetricsScraper::update(SnapshotPtr snapshot) {
   Impl& m = *impl_;
+  if (m.load_changed) m.load_changed();  // a new table: endpoints may have been added
   if (!m.thread.joinable() && scrape_targets(*snapshot).empty()) return;
   m.ensure_thread();
   net::post(m.io, [&m, snapshot = std::move(snapshot)] { m.apply(snapshot); });

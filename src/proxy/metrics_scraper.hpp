@@ -3,6 +3,7 @@
 // record_scrape / record_scrape_failure), where the scheduler reads it.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "infergate/routing.hpp"
@@ -25,6 +26,11 @@ class MetricsScraper {
   // A new snapshot was published: endpoints it keeps go on being scraped with their connection
   // (settings refreshed), new ones start, dropped ones stop. Any thread.
   void update(SnapshotPtr snapshot);
+
+  // Called when endpoint load may have changed: after each scrape is recorded (scraper thread)
+  // and at each update() (caller's thread). The wait queues re-check their pools then. Set it
+  // before start().
+  void on_load_changed(std::function<void()> hook);
 
   // Stops every scrape and joins the thread. Idempotent; any thread but the scraper's.
   void stop();

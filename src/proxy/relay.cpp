@@ -10,6 +10,8 @@
 #include <spdlog/spdlog.h>
 
 #include "proxy/session.hpp"
+#include "routing/endpoint_health.hpp"
+#include "routing/scheduler.hpp"
 
 namespace infergate::proxy {
 namespace {
@@ -121,20 +123,17 @@ void Session::build_upstream_head(std::size_t content_length, const Decision& de
 }
 
 void Session::order_attempts(const Decision& decision) {
-  // The scheduler's order, except that endpoints whose connect failed lately go last.
+  // The scheduler's order, except that ejected or unhealthy endpoints go last: a profile's
+  // available-filter has usually dropped them already (it keeps them all when none is left), but
+  // not every profile has one.
   attempt_order_.clear();
   const std::size_t n = decision.endpoints.size();
-  UpstreamPool& pool = worker_.pool();
-  if (!pool.any_cooling()) {
-    for (std::uint32_t i = 0; i < n; ++i) attempt_order_.push_back(i);
-    return;
-  }
-  const auto now = Clock::now();
   for (std::uint32_t i = 0; i < n; ++i) {
-    if (!pool.cooling(decision.endpoints[i], now)) attempt_order_.push_back(i);
+    if (is_available(*decision.endpoints[i], decided_at_)) attempt_order_.push_back(i);
   }
+  if (attempt_order_.size() == n) return;
   for (std::uint32_t i = 0; i < n; ++i) {
-    if (pool.cooling(decision.endpoints[i], now)) attempt_order_.push_back(i);
+    if (!is_available(*decision.endpoints[i], decided_at_)) attempt_order_.push_back(i);
   }
 }
 
@@ -145,6 +144,7 @@ net::awaitable<void> Session::relay(const Decision& decision, std::string_view b
       std::min<std::size_t>(attempt_order_.size(), std::max(1u, config.max_attempts));
   ErrorKind failure = ErrorKind::no_ready_endpoint;
   bool fresh_only = false;  // after a stale pooled connection: a new one to the same endpoint
+  const Endpoint* dispatched_to = nullptr;
   std::size_t index = 0;
   while (index < tries) {
     const EndpointPtr& endpoint = decision.endpoints[attempt_order_[index]];
@@ -160,13 +160,20 @@ net::awaitable<void> Session::relay(const Decision& decision, std::string_view b
       if (client_gone_) co_return;
       if (ec) {
         SPDLOG_DEBUG("connect endpoint={} error={}", endpoint->name, ec.message());
-        worker_.pool().connect_failed(endpoint);
+        record_connect_failure(*endpoint, Clock::now());  // ejected: others skip it for a while
         ++index;
         fresh_only = false;
         if (index < tries) worker_.metrics().retry();
         continue;
       }
-      worker_.pool().connect_succeeded(endpoint);
+      record_connect_success(*endpoint);
+    }
+    if (dispatched_to != endpoint.get()) {
+      // Sent to this endpoint: counted in its load until the next scrape, and in the prefix
+      // index. A request that waited in a queue passes its pool's turn on now.
+      dispatched_to = endpoint.get();
+      record_dispatch(decision, *endpoint);
+      if (ticket_) leave_queue(true);
     }
     UpstreamInUse in_use(upstream_, lease);
     const auto sent_at = Clock::now();
@@ -181,11 +188,13 @@ net::awaitable<void> Session::relay(const Decision& decision, std::string_view b
     }
     if (attempt != Attempt::head) {
       failure = attempt == Attempt::timeout ? ErrorKind::upstream_timeout : ErrorKind::upstream_failed;
+      record_upstream_status(*endpoint, describe(failure).status, Clock::now());
       message_.clear();
       break;
     }
-    worker_.metrics().first_byte(endpoint,
-                                 std::chrono::duration<double>(Clock::now() - sent_at).count());
+    const auto head_at = Clock::now();
+    record_upstream_status(*endpoint, response_->status(), head_at);  // 5xx in a row eject
+    worker_.metrics().first_byte(endpoint, std::chrono::duration<double>(head_at - sent_at).count());
     attempts_ = static_cast<unsigned>(index + 1);
     decision_ = &decision;
     auto stream_op = stream(lease, endpoint);
@@ -274,6 +283,7 @@ void Session::build_response_head(const Endpoint& endpoint, bool chunked, bool c
     head_ += "x-gateway-attempts: ";
     append_number(head_, attempts_);
     head_ += kCrlf;
+    if (!decision_->scores.empty()) append_field(head_, kScoresHeader, scores_header(*decision_));
   }
   if (chunked) head_ += "transfer-encoding: chunked\r\n";
   if (close) head_ += "connection: close\r\n";

@@ -14,6 +14,8 @@
 #include <boost/beast/http/status.hpp>
 #include <spdlog/spdlog.h>
 
+#include "routing/scheduler.hpp"
+
 namespace infergate::proxy {
 namespace {
 
@@ -21,6 +23,14 @@ using namespace boost::asio::experimental::awaitable_operators;
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 constexpr std::size_t kKeepBodyCapacity = 1u << 20;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// Why a scheduling refusal dropped the request (header x-gateway-request-dropped-reason), in
+// the words of the Inference Extension's flow control (its x-...-request-dropped-reason values).
+constexpr std::string_view kDroppedSaturated = "rejected-saturated";
+constexpr std::string_view kDroppedNoEndpoints = "rejected-no-endpoints";
+constexpr std::string_view kDroppedQueueFull = "rejected-queue-full";
+constexpr std::string_view kDroppedTtl = "rejected-ttl-expired";
+constexpr std::string_view kDroppedDisplaced = "evicted-priority";
 
 // `created` of every model in /v1/models: when this process started.
 const std::time_t kStarted = std::time(nullptr);
@@ -87,7 +97,10 @@ Session::Session(Worker& worker, tcp::socket socket)
   worker_.attach(*this);
 }
 
-Session::~Session() { worker_.detach(*this); }
+Session::~Session() {
+  if (ticket_) worker_.waits().abandon(*ticket_);
+  worker_.detach(*this);
+}
 
 net::awaitable<void> Session::run() {
   // The watchdog lives exactly as long as the request loop: `||` cancels it when serve() ends.
@@ -157,6 +170,7 @@ net::awaitable<Session::ReadResult> Session::read_request() {
   routed_model_ = {};
   snapshot_.reset();
   message_.clear();
+  drop_reason_ = {};
   // Buffers are reused across requests, but one huge body (images travel as base64) should not
   // pin its memory for the connection's life.
   if (body_.capacity() > kKeepBodyCapacity) std::string().swap(body_);
@@ -261,15 +275,49 @@ std::optional<ErrorKind> Session::decide() {
   auto facts = extract_request_facts(body_, body_.capacity());
   if (!facts) return facts.error();
   facts_ = std::move(*facts);
+  read_routing_headers();
+  return schedule_request();
+}
+
+void Session::read_routing_headers() {
+  // Neither name is one Beast knows: only unknown fields of the right length are compared.
+  session_id_ = objective_ = {};
+  for (std::size_t i = 0; i < request_fields_.size(); ++i) {
+    if (request_fields_.id(i) != http::field::unknown) continue;
+    const std::string_view name = request_fields_.name(i);
+    if (name.size() == kSessionHeader.size() && iequals(name, kSessionHeader)) {
+      session_id_ = request_fields_.value(i);
+    } else if (name.size() == kObjectiveHeader.size() && iequals(name, kObjectiveHeader)) {
+      objective_ = request_fields_.value(i);
+    }
+  }
+}
+
+std::optional<ErrorKind> Session::schedule_request() {
+  const GatewayConfig& config = worker_.config();
   snapshot_ = worker_.snapshots().load();
-  auto decision = schedule(*snapshot_, facts_, worker_.rng());
+  RequestContext context;
+  context.facts = &facts_;
+  context.session_id = session_id_;
+  context.objective = objective_;
+  context.want_scores = config.debug_headers;
+  decided_at_ = Clock::now();
+  auto decision = schedule(*snapshot_, context, worker_.rng(), std::max(1u, config.max_attempts),
+                           decided_at_);
   if (!decision) {
-    if (decision.error() == ErrorKind::model_not_found) {
+    const ErrorKind kind = decision.error();
+    if (kind == ErrorKind::model_not_found) {
       message_ = model_not_found_message(facts_.model);
     } else if (const ModelRoute* model = snapshot_->find_model(facts_.model)) {
       routed_model_ = model->name;
+      if (kind == ErrorKind::saturated) {
+        drop_reason_ = kDroppedSaturated;
+        worker_.metrics().shed(model->name, request_priority(*snapshot_, *model, objective_));
+      } else if (kind == ErrorKind::no_ready_endpoint) {
+        drop_reason_ = kDroppedNoEndpoints;
+      }
     }
-    return decision.error();
+    return kind;
   }
   decision_value_ = std::move(*decision);
   routed_model_ = decision_value_.model->name;
@@ -277,13 +325,91 @@ std::optional<ErrorKind> Session::decide() {
 }
 
 net::awaitable<bool> Session::route_model_request() {
-  if (const std::optional<ErrorKind> refusal = decide()) {
-    const ErrorKind kind = *refusal;
-    auto op = refuse(kind);
+  std::optional<ErrorKind> refusal = decide();
+  if (!refusal && decision_value_.verdict == Verdict::queue) {
+    auto wait = wait_in_queue();
+    refusal = co_await std::move(wait);
+    if (client_gone_) {
+      relaying_ = false;
+      leave_queue(false);
+      worker_.metrics().client_abort();
+      co_return false;
+    }
+  }
+  if (refusal) {
+    relaying_ = false;
+    leave_queue(true);
+    auto op = refuse(*refusal);
     co_return co_await std::move(op);
   }
   auto op = forward(facts_, decision_value_);
-  co_return co_await std::move(op);
+  const bool keep = co_await std::move(op);
+  leave_queue(true);
+  // Capacity may have freed on this pool: its queue (if anyone waits) re-checks it.
+  if (!worker_.waits().idle() && decision_value_.target && decision_value_.target->pool) {
+    worker_.waits().nudge(decision_value_.target->pool->name);
+  }
+  co_return keep;
+}
+
+net::awaitable<std::optional<ErrorKind>> Session::wait_in_queue() {
+  WaitRoom& room = worker_.waits();
+  // The watch read, as during a relay: a client that leaves wakes the wait at once
+  // (on_client_read cancels the ticket's timer), and its request leaves the queue.
+  relaying_ = true;
+  client_gone_ = false;
+  start_client_read();
+  phase_ = Phase::queued;
+  deadline_ = Clock::time_point::max();  // the queue's max_wait bounds the wait, not the watchdog
+  ticket_ = std::make_shared<WaitTicket>(client_.get_executor());
+  // A copy: scheduling again replaces snapshot_, which owns the pool's name.
+  std::string pool = decision_value_.target->pool->name;
+  if (!room.enqueue(ticket_, *decision_value_.target->pool, decision_value_.priority, decided_at_)) {
+    drop_reason_ = kDroppedQueueFull;
+    co_return ErrorKind::queue_full;
+  }
+  for (;;) {
+    ticket_->timer.expires_at(ticket_->deadline());
+    auto wait = ticket_->timer.async_wait(kTuple);
+    co_await std::move(wait);
+    switch (room.settle(*ticket_, client_gone_, Clock::now())) {
+      case WaitOutcome::waiting:
+        continue;  // a late wake from an earlier turn
+      case WaitOutcome::cancelled:
+        co_return std::nullopt;
+      case WaitOutcome::displaced:
+        drop_reason_ = kDroppedDisplaced;
+        co_return ErrorKind::queue_full;
+      case WaitOutcome::expired:
+        drop_reason_ = kDroppedTtl;
+        co_return ErrorKind::queue_full;
+      case WaitOutcome::admitted:
+        break;
+    }
+    if (client_gone_) co_return std::nullopt;
+    // Its turn: scheduled again on the current table (which may have gained endpoints).
+    if (std::optional<ErrorKind> refusal = schedule_request()) co_return refusal;
+    if (decision_value_.verdict == Verdict::dispatch) co_return std::nullopt;
+    if (decision_value_.target->pool->name == pool) {
+      room.report(ticket_, WaitRoom::Report::requeue);
+      continue;
+    }
+    // Another target's pool (a model split over pools): a newcomer there.
+    room.report(ticket_, WaitRoom::Report::sent);
+    pool = decision_value_.target->pool->name;
+    if (!room.enqueue(ticket_, *decision_value_.target->pool, decision_value_.priority, decided_at_)) {
+      drop_reason_ = kDroppedQueueFull;
+      co_return ErrorKind::queue_full;
+    }
+  }
+}
+
+void Session::leave_queue(bool dispatched) {
+  if (!ticket_) return;
+  WaitRoom& room = worker_.waits();
+  if (dispatched) room.report(ticket_, WaitRoom::Report::sent);
+  room.abandon(*ticket_);
+  ticket_.reset();
 }
 
 net::awaitable<bool> Session::list_models() {
@@ -327,6 +453,12 @@ net::awaitable<bool> Session::refuse(ErrorKind kind, bool close, std::string_vie
   extra_ += "x-gateway-error-reason: ";
   extra_ += info.reason;
   extra_ += "\r\n";
+  if (!drop_reason_.empty()) {
+    extra_ += "x-gateway-request-dropped-reason: ";
+    extra_ += drop_reason_;
+    extra_ += "\r\n";
+    drop_reason_ = {};
+  }
   if (info.retry_after) extra_ += "retry-after: 1\r\n";
   if (!allow.empty()) {
     extra_ += "allow: ";

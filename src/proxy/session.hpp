@@ -27,6 +27,7 @@
 #include "infergate/routing.hpp"
 #include "proxy/http_parse.hpp"
 #include "proxy/upstream_pool.hpp"
+#include "proxy/wait_queue.hpp"
 #include "proxy/worker.hpp"
 
 namespace infergate::proxy {
@@ -47,6 +48,7 @@ enum class Phase : std::uint8_t {
   connect,     // TCP connect to an endpoint (connect): next endpoint
   first_byte,  // request sent, waiting for the response head (first_byte): 504
   streaming,   // relaying the response (stream_idle): the stream ends
+  queued,      // in the pool's wait queue: bounded by the queue's max_wait, not by the watchdog
 };
 
 // The client's read buffer. Unlike beast::flat_buffer, consuming never moves the region an
@@ -141,6 +143,13 @@ class Session final : public SessionHook {
   net::awaitable<bool> dispatch();  // false: close the connection
   net::awaitable<bool> route_model_request();
   std::optional<ErrorKind> decide();  // facts_ and decision_value_, or a refusal
+  std::optional<ErrorKind> schedule_request();  // decision_value_ from facts_ and the headers
+  void read_routing_headers();                  // session_id_, objective_
+  // session.cpp: a Verdict::queue decision waits in its pool's queue until it may be dispatched
+  // (nullopt, decision_value_ says dispatch), is refused, or its client leaves (client_gone_).
+  net::awaitable<std::optional<ErrorKind>> wait_in_queue();
+  // The request is done with the queue: an admitted one passes its pool's turn on.
+  void leave_queue(bool dispatched);
   net::awaitable<bool> list_models();
   net::awaitable<bool> get_model(std::string_view encoded_id);
   // Answers with the OpenAI-shaped error of `kind`; `message_` (if set) replaces the default.
@@ -208,6 +217,11 @@ class Session final : public SessionHook {
   std::string upstream_head_;
   std::vector<std::uint32_t> attempt_order_;  // indices into the decision's endpoints
   const Decision* decision_ = nullptr;  // during stream(): for the debug headers
+  Clock::time_point decided_at_;         // when decision_value_ was made
+  std::string_view session_id_;          // header x-session-id (views into request_fields_)
+  std::string_view objective_;           // header x-gateway-inference-objective
+  std::string_view drop_reason_;         // a scheduling refusal's x-gateway-request-dropped-reason
+  TicketPtr ticket_;                     // while the request is (or was) in a wait queue
   unsigned attempts_ = 0;
   std::string message_;     // a refusal's specific message
   std::string local_body_;  // a local answer's body

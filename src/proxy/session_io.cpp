@@ -55,6 +55,7 @@ void Session::on_expired() {
       client_.cancel(ignored);
       break;
     case Phase::none:
+    case Phase::queued:
       break;
     default:
       client_.cancel(ignored);
@@ -91,6 +92,7 @@ void Session::on_client_read(boost::system::error_code ec, std::size_t n) {
       boost::system::error_code ignored;
       upstream_->socket().close(ignored);
     }
+    if (ticket_) ticket_->timer.cancel();  // waiting in a queue: leave it now
   }
 }
 

@@ -124,27 +124,6 @@ void UpstreamPool::put(const EndpointPtr& endpoint, tcp::socket socket) {
   s.idle.push_back(Idle{std::move(socket), now});
 }
 
-bool UpstreamPool::cooling(const EndpointPtr& endpoint, Clock::time_point now) {
-  const Slot& s = slot(endpoint);
-  return s.failures > 0 && now < s.cool_until;
-}
-
-void UpstreamPool::connect_failed(const EndpointPtr& endpoint) {
-  Slot& s = slot(endpoint);
-  if (s.failures == 0) ++cooling_;
-  s.failures = std::min(s.failures + 1, 16u);
-  const auto backoff = std::min<std::chrono::milliseconds::rep>(1000ll << (s.failures - 1), 30'000);
-  s.cool_until = Clock::now() + std::chrono::milliseconds(backoff);
-}
-
-void UpstreamPool::connect_succeeded(const EndpointPtr& endpoint) {
-  if (cooling_ == 0) return;
-  Slot& s = slot(endpoint);
-  if (s.failures == 0) return;
-  s.failures = 0;
-  --cooling_;
-}
-
 void UpstreamPool::expire_idle() {
   const auto now = Clock::now();
   for (auto& [key, s] : slots_) expire(s, now);

@@ -1,4 +1,6 @@
 // Per-worker keep-alive connections to model-server endpoints (no locks: one worker, one pool).
+// Passive health (connect failures, 5xx bursts) lives in the endpoints themselves
+// (routing/endpoint_health.hpp), shared by every worker and read by the scheduler.
 #pragma once
 
 #include <chrono>
@@ -70,14 +72,6 @@ class UpstreamPool {
   // Connects a lease from open(): address resolved once per endpoint, TCP_NODELAY set.
   net::awaitable<boost::system::error_code> connect(UpstreamLease& lease);
 
-  // Passive health: an endpoint whose connect failed is tried last for a while (1 s, doubling
-  // with each failure in a row, up to 30 s), so a dead or blackholed server does not cost every
-  // request a failed connect. It is still tried when nothing better is left.
-  bool any_cooling() const noexcept { return cooling_ > 0; }
-  bool cooling(const EndpointPtr& endpoint, Clock::time_point now);
-  void connect_failed(const EndpointPtr& endpoint);
-  void connect_succeeded(const EndpointPtr& endpoint);
-
   // Closes idle connections older than the idle timeout (the worker calls it periodically, so a
   // connection the server closed is not held half-closed until the next request).
   void expire_idle();
@@ -95,8 +89,6 @@ class UpstreamPool {
     EndpointPtr endpoint;  // keeps the key's address from being reused by another endpoint
     std::optional<tcp::endpoint> address;
     std::vector<Idle> idle;  // oldest first
-    Clock::time_point cool_until{};
-    unsigned failures = 0;  // connect failures in a row
   };
   Slot& slot(const EndpointPtr& endpoint);
   void put(const EndpointPtr& endpoint, tcp::socket socket);
@@ -105,7 +97,6 @@ class UpstreamPool {
   net::any_io_executor executor_;
   PoolLimits limits_;
   std::unordered_map<const Endpoint*, Slot> slots_;
-  std::size_t cooling_ = 0;  // slots with failures > 0
 };
 
 }  // namespace infergate::proxy

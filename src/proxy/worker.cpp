@@ -22,11 +22,12 @@ using ReusePort = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 }  // namespace
 
 Worker::Worker(unsigned index, const GatewayConfig& config, SnapshotHolder& snapshots,
-               Metrics& metrics, const std::atomic<bool>& draining)
+               Metrics& metrics, const std::atomic<bool>& draining, WaitRoom& waits)
     : index_(index),
       config_(config),
       snapshots_(snapshots),
       draining_(draining),
+      waits_(waits),
       io_(std::make_unique<net::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO)),
       pool_(std::in_place, io_->get_executor()),
       rng_(0x9E3779B97F4A7C15ull * (index + 1) ^ static_cast<std::uint64_t>(std::random_device{}())),

@@ -16,6 +16,7 @@
 #include "infergate/routing.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/upstream_pool.hpp"
+#include "proxy/wait_queue.hpp"
 
 namespace infergate::proxy {
 
@@ -31,7 +32,7 @@ class SessionHook
 class Worker {
  public:
   Worker(unsigned index, const GatewayConfig& config, SnapshotHolder& snapshots, Metrics& metrics,
-         const std::atomic<bool>& draining);
+         const std::atomic<bool>& draining, WaitRoom& waits);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -52,6 +53,7 @@ class Worker {
   UpstreamPool& pool() noexcept { return *pool_; }
   Rng& rng() noexcept { return rng_; }
   WorkerMetrics& metrics() noexcept { return metrics_; }
+  WaitRoom& waits() noexcept { return waits_; }  // shared by every worker (thread-safe)
   bool draining() const noexcept { return draining_.load(std::memory_order_relaxed); }
   void attach(SessionHook& session) noexcept;
   void detach(SessionHook& session) noexcept;
@@ -64,6 +66,7 @@ class Worker {
   const GatewayConfig& config_;
   SnapshotHolder& snapshots_;
   const std::atomic<bool>& draining_;
+  WaitRoom& waits_;
   boost::intrusive::list<SessionHook, boost::intrusive::constant_time_size<false>> sessions_;
   std::atomic<int> live_sessions_{0};
   // ~Worker resets these in reverse order: sockets before their io_context, and the io_context
