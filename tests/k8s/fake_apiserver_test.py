@@ -123,6 +123,93 @@ class RawClient:
             buf = rest[size + 2:]
 
 
+def watch_lines(client, path):
+    """Yields the event lines of a watch as they arrive (any chunking); returns at the stream's
+    end, a dropped connection or a reset."""
+    sock = client.connect()
+    try:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {client.token}\r\n"
+                     "\r\n".encode())
+        raw, data, head_done = b"", b"", False
+        while True:
+            try:
+                got = sock.recv(65536)
+            except (ConnectionResetError, ssl.SSLError):
+                return
+            if not got:
+                return
+            raw += got
+            if not head_done:
+                if b"\r\n\r\n" not in raw:
+                    continue
+                head, raw = raw.split(b"\r\n\r\n", 1)
+                if b" 200 " not in head.split(b"\r\n")[0]:
+                    yield json.dumps({"type": "HTTP", "object": {"code": int(head.split()[1])}})
+                    return
+                head_done = True
+            while b"\r\n" in raw:
+                size_line, rest = raw.split(b"\r\n", 1)
+                size = int(size_line, 16)
+                if size == 0:
+                    return
+                if len(rest) < size + 2:
+                    break
+                data += rest[:size]
+                raw = rest[size + 2:]
+            while b"\n" in data:
+                line, data = data.split(b"\n", 1)
+                yield line.decode()
+    finally:
+        sock.close()
+
+
+class MiniReflector:
+    """The reflector pattern a client must implement, in a few lines: paged list, watch from the
+    list's resourceVersion with bookmarks, resume from the last resourceVersion after a drop,
+    relist after 410."""
+
+    def __init__(self, client, path):
+        self.c, self.path = client, path
+        self.state, self.rv, self.relists, self.resumes = {}, None, 0, 0
+
+    def relist(self):
+        self.relists += 1
+        items, token = [], ""
+        while True:
+            r = self.c.get(f"{self.path}?limit=4" + (f"&continue={token}" if token else ""))
+            if r.status == 410:
+                items, token = [], ""
+                continue
+            page = r.json()
+            items += page["items"]
+            token = page["metadata"].get("continue")
+            if not token:
+                break
+        self.state = {o["metadata"]["name"]: o for o in items}
+        self.rv = page["metadata"]["resourceVersion"]
+
+    def run(self, until):
+        self.relist()
+        while time.monotonic() < until:
+            expired = False
+            for line in watch_lines(self.c, f"{self.path}?watch=1&resourceVersion={self.rv}"
+                                            "&allowWatchBookmarks=true&timeoutSeconds=2"):
+                ev = json.loads(line)
+                obj = ev["object"]
+                if ev["type"] in ("ERROR", "HTTP"):
+                    expired = obj.get("code") == 410
+                    break
+                if ev["type"] == "DELETED":
+                    self.state.pop(obj["metadata"]["name"], None)
+                elif ev["type"] in ("ADDED", "MODIFIED"):
+                    self.state[obj["metadata"]["name"]] = obj
+                self.rv = obj["metadata"]["resourceVersion"]
+            if expired:
+                self.relist()
+            else:
+                self.resumes += 1
+
+
 class ServerTest(unittest.TestCase):
     server_args = {}
 
@@ -446,6 +533,42 @@ class FaultTest(ServerTest):
         t = time.monotonic()
         self.assertEqual(self.c.get("/api/v1/pods").status, 200)
         self.assertGreaterEqual(time.monotonic() - t, 0.3)
+
+
+class ConvergenceTest(ServerTest):
+    def test_reflector_converges_through_churn_drops_splits_and_expiry(self):
+        import random
+        import threading
+        rng = random.Random(7)
+        self.srv.set_faults(split={"max_piece": 64, "pause_ms": 0}, bookmark_interval=0.05)
+        for i in range(10):
+            self.srv.apply(pod(f"p{i}", ip=f"10.0.0.{i}"))
+        reflector = MiniReflector(self.c, "/api/v1/namespaces/default/pods")
+        stop_at = time.monotonic() + 3.0
+        t = threading.Thread(target=reflector.run, args=(stop_at,))
+        t.start()
+        for step in range(300):
+            name = f"p{rng.randrange(20)}"
+            if rng.random() < 0.3:
+                self.srv.delete("v1", "Pod", name)
+            else:
+                self.srv.apply(pod(name, ip=f"10.1.{step // 250}.{step % 250}"))
+            if step % 60 == 30:
+                self.srv.drop_watches(rng.choice(["abrupt", "clean", "reset", "partial"]))
+            if step == 150:  # the resumed watch asks for a compacted version: 410, relist
+                self.srv.set_faults(delay_ms=200)
+                self.srv.drop_watches("abrupt")
+                self.srv.apply(pod("after-drop"))
+                self.srv.compact()
+                self.srv.set_faults(delay_ms=0)
+            time.sleep(0.002)
+        t.join(timeout=20)
+        self.assertFalse(t.is_alive())
+        want = {o["metadata"]["name"]: o for o in self.srv.list_objects("v1", "Pod", "default")}
+        self.assertEqual(reflector.state, want)
+        self.assertGreaterEqual(reflector.resumes, 4)
+        self.assertGreaterEqual(reflector.relists, 2)
+        self.assertGreaterEqual(self.srv.state()["counts"]["expired_events"], 1)
 
 
 class WriteTest(ServerTest):
