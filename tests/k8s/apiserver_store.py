@@ -99,18 +99,25 @@ def parse_label_selector(text):
 
 
 def parse_field_selector(text):
-    """metadata.name and metadata.namespace with = / == / !=."""
+    """`path.to.field=value`, `==`, `!=`, comma-separated. Any dotted path of the object is accepted
+    (the real server allows a few per type: metadata.name, metadata.namespace, and for pods
+    status.phase, status.podIP, spec.nodeName...); a missing field compares as ""."""
     tests = []
     for r in (x.strip() for x in (text or "").split(",")):
         if not r:
             continue
         neg = "!=" in r
         k, v = (s.strip() for s in r.replace("!=", "=").replace("==", "=").split("=", 1))
-        if k not in ("metadata.name", "metadata.namespace"):
-            raise ApiError(400, f'field label not supported: {k}')
-        field = k.split(".", 1)[1]
-        tests.append(lambda m, f=field, v=v, neg=neg: (m.get(f, "") == v) != neg)
-    return lambda obj: all(t(obj.get("metadata", {})) for t in tests)
+        if not k:
+            raise ApiError(400, f"invalid field selector: {r}")
+        tests.append(lambda o, path=k.split("."), v=v, neg=neg: (_field(o, path) == v) != neg)
+    return lambda obj: all(t(obj) for t in tests)
+
+
+def _field(obj, path):
+    for part in path:
+        obj = obj.get(part) if isinstance(obj, dict) else None
+    return "" if obj is None else str(obj)
 
 
 # --------------------------------------------------------------------------------------------

@@ -285,6 +285,10 @@ class ListTest(ServerTest):
         self.assertEqual(self.list_names("/api/v1/pods?labelSelector=app!%3Dm"), ["c"])
         self.assertEqual(self.list_names("/api/v1/pods?labelSelector=tier%20in%20(cpu,x)"), ["b"])
         self.assertEqual(self.list_names("/api/v1/pods?fieldSelector=metadata.name%3Dc"), ["c"])
+        self.srv.apply(dict(pod("d"), status={"phase": "Running"}))
+        self.assertEqual(self.list_names("/api/v1/pods?fieldSelector=status.phase%3DRunning"), ["d"])
+        self.assertEqual(self.list_names("/api/v1/pods?fieldSelector=status.phase!%3DRunning,"
+                                         "metadata.namespace%3Ddefault"), ["a", "b", "c"])
 
     def test_crd_absent_is_404_until_installed(self):
         path = "/apis/inference.networking.k8s.io/v1/namespaces/default/inferencepools"
