@@ -128,14 +128,15 @@ class ClusterWatcher {
  public:
   using Id = std::uint64_t;
 
+  // Throws AccessError when the server URL or the TLS material (CA, client certificate and key)
+  // cannot be used.
   explicit ClusterWatcher(ClusterAccess access, WatchTuning tuning = {});
   ~ClusterWatcher();  // stop()s
   ClusterWatcher(const ClusterWatcher&) = delete;
   ClusterWatcher& operator=(const ClusterWatcher&) = delete;
 
   // Adds a reflector for `kind` in `scope`; `on_change` gets its object set on every change. Any
-  // thread, before or after start(). Throws AccessError when the CA or client certificate given
-  // in the access cannot be loaded (first call only).
+  // thread (also from inside a callback), before or after start().
   Id watch(ResourceKind kind, WatchScope scope, ChangeCallback on_change);
 
   // Stops one reflector: its callback is not called once unwatch() returns (called from inside a
