@@ -1,0 +1,215 @@
+"""The shipped packaging holds together: `kubectl kustomize packaging/kubernetes` renders, and the
+objects say what issue 5 asks (2 replicas, probes on the admin port, resources, a restrictive
+securityContext, a LoadBalancer on port 80 reaching the pods' http port, a PodDisruptionBudget,
+RBAC with exactly get/list/watch on what infergate reads, the config as a ConfigMap that
+`infergate --check-config` accepts). The Dockerfile's runtime stage installs a package for every
+shared library the binary links (checked with ldd and dpkg on this Debian machine).
+
+Skipped (exit 77) without kubectl or PyYAML; the ldd check needs INFERGATE_BIN and dpkg."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BASE = os.path.join(ROOT, "packaging", "kubernetes")
+INFERGATE_BIN = os.environ.get("INFERGATE_BIN")
+
+try:
+    import yaml
+except ImportError:
+    yaml = None
+
+READ_VERBS = ["get", "list", "watch"]
+EXPECTED_RULES = {
+    ("", "pods"): READ_VERBS,
+    ("inference.networking.k8s.io", "inferencepools"): READ_VERBS,
+    ("inference.networking.x-k8s.io", "inferencepools"): READ_VERBS,
+    ("inference.networking.x-k8s.io", "inferencemodels"): READ_VERBS,
+    ("inference.networking.x-k8s.io", "inferenceobjectives"): READ_VERBS,
+    ("gateway.networking.k8s.io", "httproutes"): READ_VERBS,
+    ("gateway.networking.k8s.io", "referencegrants"): READ_VERBS,
+}
+
+
+def render(path):
+    out = subprocess.run(["kubectl", "kustomize", path], check=True, capture_output=True, text=True)
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def one(docs, kind, name=None):
+    found = [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+    assert len(found) == 1, f"expected one {kind} {name or ''}, got {len(found)}"
+    return found[0]
+
+
+def rules_of(role):
+    out = {}
+    for rule in role["rules"]:
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                out[(group, resource)] = sorted(rule["verbs"])
+    return out
+
+
+class ManifestTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.docs = render(BASE)
+        cls.deploy = one(cls.docs, "Deployment")
+        cls.pod = cls.deploy["spec"]["template"]
+        cls.container = one([dict(c, kind="c", metadata={"name": c["name"]})
+                             for c in cls.pod["spec"]["containers"]], "c", "infergate")
+
+    def port(self, name):
+        return {p["name"]: p["containerPort"] for p in self.container["ports"]}[name]
+
+    def test_every_kind_is_there(self):
+        kinds = sorted(d["kind"] for d in self.docs)
+        self.assertEqual(kinds, sorted(["Namespace", "ServiceAccount", "ClusterRole",
+                                        "ClusterRoleBinding", "ConfigMap", "Deployment", "Service",
+                                        "PodDisruptionBudget"]))
+        namespace = one(self.docs, "Namespace")["metadata"]["name"]
+        for d in self.docs:
+            if d["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
+                self.assertEqual(d["metadata"]["namespace"], namespace, d["kind"])
+
+    def test_deployment_replicas_and_probes(self):
+        self.assertEqual(self.deploy["spec"]["replicas"], 2)
+        self.assertEqual(self.port("http"), 8080)
+        self.assertEqual(self.port("admin"), 9090)
+        for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+            get = self.container[probe]["httpGet"]
+            self.assertEqual(get["path"], path)
+            self.assertIn(get["port"], ("admin", 9090))
+        res = self.container["resources"]
+        self.assertTrue(res["requests"]["cpu"] and res["requests"]["memory"])
+        self.assertTrue(res["limits"]["memory"])
+        self.assertTrue(self.pod["spec"].get("topologySpreadConstraints")
+                        or self.pod["spec"].get("affinity", {}).get("podAntiAffinity"))
+        self.assertGreater(self.pod["spec"]["terminationGracePeriodSeconds"], 30)  # > drain
+
+    def test_security_context_is_restrictive(self):
+        pod_sc = self.pod["spec"]["securityContext"]
+        sc = self.container["securityContext"]
+        self.assertTrue(pod_sc["runAsNonRoot"])
+        self.assertNotEqual(pod_sc.get("runAsUser", 0), 0)
+        self.assertEqual(pod_sc["seccompProfile"]["type"], "RuntimeDefault")
+        self.assertFalse(sc["allowPrivilegeEscalation"])
+        self.assertTrue(sc["readOnlyRootFilesystem"])
+        self.assertEqual(sc["capabilities"]["drop"], ["ALL"])
+        self.assertNotIn("add", sc["capabilities"])
+        self.assertFalse(sc.get("privileged", False))
+        self.assertFalse(self.pod["spec"].get("hostNetwork", False))
+
+    def test_config_map_is_mounted_and_valid(self):
+        cm = one(self.docs, "ConfigMap")
+        volumes = {v["name"]: v for v in self.pod["spec"]["volumes"]}
+        mounts = {m["mountPath"]: m["name"] for m in self.container["volumeMounts"]}
+        args = self.container["args"]
+        config_path = args[args.index("--config") + 1]
+        volume = volumes[mounts[os.path.dirname(config_path)]]
+        self.assertEqual(volume["configMap"]["name"], cm["metadata"]["name"])
+        self.assertIn(os.path.basename(config_path), cm["data"])
+        if not INFERGATE_BIN:
+            self.skipTest("INFERGATE_BIN not set")
+        with tempfile.TemporaryDirectory() as d:
+            for name, text in (("configmap.yaml", cm["data"]["gateway.yaml"]),
+                               ("image.yaml", open(os.path.join(ROOT, "packaging",
+                                                                "gateway.yaml")).read())):
+                path = os.path.join(d, name)
+                with open(path, "w") as f:
+                    f.write(text)
+                r = subprocess.run([INFERGATE_BIN, "--check-config", path], capture_output=True,
+                                   text=True, timeout=20)
+                self.assertEqual(r.returncode, 0, name + ": " + r.stdout + r.stderr)
+
+    def test_service_and_disruption_budget_select_the_pods(self):
+        labels = self.pod["metadata"]["labels"]
+        svc = one(self.docs, "Service")
+        self.assertEqual(svc["spec"]["type"], "LoadBalancer")
+        (port,) = svc["spec"]["ports"]
+        self.assertEqual(port["port"], 80)
+        self.assertEqual(self.port(port["targetPort"]) if isinstance(port["targetPort"], str)
+                         else port["targetPort"], 8080)
+        pdb = one(self.docs, "PodDisruptionBudget")
+        self.assertEqual(pdb["spec"]["minAvailable"], 1)
+        for selector in (svc["spec"]["selector"], pdb["spec"]["selector"]["matchLabels"],
+                         self.deploy["spec"]["selector"]["matchLabels"]):
+            self.assertLessEqual(selector.items(), labels.items())
+
+    def test_rbac_reads_exactly_what_infergate_watches(self):
+        role = one(self.docs, "ClusterRole")
+        self.assertEqual(rules_of(role), EXPECTED_RULES)
+        binding = one(self.docs, "ClusterRoleBinding")
+        sa = one(self.docs, "ServiceAccount")
+        self.assertEqual(binding["roleRef"]["name"], role["metadata"]["name"])
+        self.assertEqual(binding["subjects"], [{"kind": "ServiceAccount",
+                                                "name": sa["metadata"]["name"],
+                                                "namespace": sa["metadata"]["namespace"]}])
+        self.assertEqual(self.pod["spec"]["serviceAccountName"], sa["metadata"]["name"])
+
+    def test_status_writer_component_adds_only_status_writes(self):
+        with tempfile.TemporaryDirectory() as d:
+            base = os.path.relpath(BASE, d)  # kustomize refuses absolute roots
+            with open(os.path.join(d, "kustomization.yaml"), "w") as f:
+                f.write(f"resources: [{base}]\ncomponents: [{base}/components/status-writer]\n")
+            docs = render(d)
+        writer = one(docs, "ClusterRole", "infergate-status-writer")
+        rules = rules_of(writer)
+        self.assertTrue(rules)
+        for (group, resource), verbs in rules.items():
+            self.assertTrue(resource.endswith("/status"), resource)
+            self.assertEqual(verbs, ["patch", "update"])
+        binding = one(docs, "ClusterRoleBinding", "infergate-status-writer")
+        self.assertEqual(binding["subjects"][0]["namespace"],
+                         one(docs, "ServiceAccount")["metadata"]["namespace"])
+
+
+class DockerfileTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        with open(os.path.join(ROOT, "packaging", "Dockerfile")) as f:
+            text = f.read()
+        stages = re.split(r"(?m)^FROM ", text)[1:]
+        cls.build, cls.runtime = stages[0], stages[-1]
+        cls.stage_count = len(stages)
+
+    def test_multi_stage_debian_12_non_root(self):
+        self.assertGreaterEqual(self.stage_count, 2)
+        self.assertTrue(self.build.startswith("debian:12"))
+        self.assertTrue(self.runtime.startswith("debian:12"))
+        user = re.search(r"(?m)^USER (\S+)", self.runtime).group(1)
+        self.assertTrue(user.split(":")[0].isdigit() and user.split(":")[0] != "0", user)
+        self.assertNotIn("-dev", re.sub(r"(?m)^#.*$", "", self.runtime))
+        self.assertIn("EXPOSE 8080", self.runtime)
+
+    def test_runtime_stage_has_every_linked_library(self):
+        if not INFERGATE_BIN or not shutil.which("dpkg") or not shutil.which("ldd"):
+            self.skipTest("needs INFERGATE_BIN, ldd and dpkg")
+        ldd = subprocess.run(["ldd", INFERGATE_BIN], capture_output=True, text=True, check=True)
+        paths = re.findall(r"=> (/\S+)", ldd.stdout)
+        base = {"libc6", "libstdc++6", "libgcc-s1"}  # in debian:12-slim
+        installed = set(re.findall(r"[a-z0-9][a-z0-9.+-]+", self.runtime.split("install", 1)[1]
+                                   .split("&&", 1)[0]))
+        for path in paths:
+            real = os.path.realpath(path)
+            owner = ""
+            for candidate in (path, real, real.replace("/usr/lib", "/lib", 1)):
+                r = subprocess.run(["dpkg", "-S", candidate], capture_output=True, text=True)
+                if r.returncode == 0:
+                    owner = r.stdout.split(":", 1)[0]
+                    break
+            self.assertTrue(owner, f"no package owns {path}")
+            self.assertIn(owner, base | installed, f"{path} comes from {owner}, not installed in "
+                                                   "the runtime stage")
+
+
+if __name__ == "__main__":
+    if yaml is None or not shutil.which("kubectl"):
+        print("skipped: needs kubectl and PyYAML")
+        sys.exit(77)
+    unittest.main()
