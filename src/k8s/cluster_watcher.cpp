@@ -197,8 +197,8 @@ struct ClusterWatcher::Impl {
       r.synced = true;
       r.resource_version = std::move(page.resource_version);
       r.state = SourceState::synced;
-      log().debug("listed resource={} objects={} resourceVersion={}", r.name, r.objects.size(),
-                  r.resource_version);
+      SPDLOG_LOGGER_DEBUG(&log(), "listed resource={} objects={} resourceVersion={}", r.name,
+                          r.objects.size(), r.resource_version);
       if (changed) deliver(r);
       co_return ListResult::ok;
     }
@@ -301,8 +301,8 @@ struct ClusterWatcher::Impl {
       }
       if (out.any_event) r.backoff.reset();
       if (reply.complete && !out.broken) {
-        log().debug("watch resource={} ended, resuming from resourceVersion={}", r.name,
-                    r.resource_version);
+        SPDLOG_LOGGER_DEBUG(&log(), "watch resource={} ended, resuming from resourceVersion={}",
+                            r.name, r.resource_version);
         continue;
       }
       count.errors.fetch_add(1, std::memory_order_relaxed);
