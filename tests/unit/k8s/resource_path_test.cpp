@@ -6,15 +6,23 @@
 using namespace infergate::k8s;
 using namespace infergate::k8s::detail;
 
+namespace {
+WatchScope in_namespace(std::string ns) {
+  WatchScope scope;
+  scope.namespace_name = std::move(ns);
+  return scope;
+}
+}  // namespace
+
 TEST_CASE("collection paths") {
   ResourceKind pods{"", "v1", "pods"};
   ResourceKind pools{"inference.networking.k8s.io", "v1", "inferencepools"};
   ResourceKind crds{"apiextensions.k8s.io", "v1", "customresourcedefinitions", false};
   CHECK(collection_path(pods, {}) == "/api/v1/pods");
-  CHECK(collection_path(pods, {.namespace_name = "team-a"}) == "/api/v1/namespaces/team-a/pods");
-  CHECK(collection_path(pools, {.namespace_name = "x"}) ==
+  CHECK(collection_path(pods, in_namespace("team-a")) == "/api/v1/namespaces/team-a/pods");
+  CHECK(collection_path(pools, in_namespace("x")) ==
         "/apis/inference.networking.k8s.io/v1/namespaces/x/inferencepools");
-  CHECK(collection_path(crds, {.namespace_name = "ignored"}) ==
+  CHECK(collection_path(crds, in_namespace("ignored")) ==
         "/apis/apiextensions.k8s.io/v1/customresourcedefinitions");
   CHECK(pools.api_version() == "inference.networking.k8s.io/v1");
   CHECK(pods.api_version() == "v1");
