@@ -64,6 +64,48 @@ class GatewayResilienceTest(unittest.TestCase):
         retries = harness.metric(harness.scrape(admin_port(gw)), "infergate_upstream_retries_total")
         self.assertGreaterEqual(retries, 1)
 
+    def endpoint_health(self, gw, port):
+        status, _, raw = harness.request(admin_port(gw), "GET", "/debug/endpoints")
+        self.assertEqual(status, 200, raw)
+        endpoints = {e["name"]: e for p in json.loads(raw)["pools"] for e in p["endpoints"]}
+        return endpoints[f"127.0.0.1:{port}"]["health"]
+
+    def test_failed_connect_ejects_the_endpoint_for_every_worker(self):
+        live = self.sim().port()
+        dead = harness.unused_port()
+        gw = self.gateway([dead, live])
+        for _ in range(40):  # until the scheduler has put the dead one first once
+            status, _, raw = harness.request(gw.port(), "POST", "/v1/chat/completions", CHAT)
+            self.assertEqual(status, 200, raw)
+            health = self.endpoint_health(gw, dead)
+            if health["connect_failures"]:
+                break
+        self.assertEqual(health["connect_failures"], 1)
+        self.assertFalse(health["available"])
+        self.assertGreater(health["ejected_for_ms"], 0)
+
+    def test_burst_of_5xx_ejects_the_endpoint(self):
+        bad = harness.start_sim("--fail-500-rate", "1", "--prefill-overhead-ms", "1")  # not --fast: it ignores faults
+        self.addCleanup(bad.close)
+        good = self.sim().port()
+        gw = self.gateway([bad.port(), good])
+        failures = 0
+        for _ in range(60):  # both are picked at random until the bad one is ejected
+            status, headers, raw = harness.request(gw.port(), "POST", "/v1/chat/completions", CHAT)
+            if status == 500:
+                failures += 1
+                self.assertEqual(headers["x-gateway-destination-endpoint-served"], f"127.0.0.1:{bad.port()}")
+            if failures == 5:
+                break
+        self.assertEqual(failures, 5)
+        health = self.endpoint_health(gw, bad.port())
+        self.assertFalse(health["available"])
+        self.assertGreater(health["ejected_for_ms"], 0)
+        for _ in range(5):  # ejected: skipped by every worker while it lasts (1 s the first time)
+            status, headers, raw = harness.request(gw.port(), "POST", "/v1/chat/completions", CHAT)
+            self.assertEqual(status, 200, raw)
+            self.assertEqual(headers["x-gateway-destination-endpoint-served"], f"127.0.0.1:{good}")
+
     def test_every_endpoint_dead_is_503_with_retry_after(self):
         gw = self.gateway([harness.unused_port(), harness.unused_port()])
         status, headers, raw = harness.request(gw.port(), "POST", "/v1/chat/completions", CHAT)
