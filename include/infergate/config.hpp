@@ -108,6 +108,22 @@ struct ModelConfig {
   int priority = priority::standard;
 };
 
+// Kubernetes mode (docs/kubernetes.md): watch the Inference Extension's resources and Pods and
+// keep the cluster's part of the routing table live; the file's pools and models stay and win.
+struct KubernetesConfig {
+  bool enabled = false;
+  std::string kubeconfig;               // empty: $KUBECONFIG, in-cluster, then ~/.kube/config
+  std::string context;                  // kubeconfig context; empty: current-context
+  std::vector<std::string> namespaces;  // watched namespaces; empty: all
+  std::string gateway_name = "infergate";  // HTTPRoutes whose parentRefs name this Gateway count
+  std::string gateway_namespace;        // empty: the service account's / context's namespace
+  bool probe_models = true;             // GET /v1/models of pools no route or InferenceModel names
+  Millis resync{30'000};                // full rebuild and re-probe even without a change
+  Millis crd_recheck{30'000};           // how often an absent CRD is looked for again
+  Millis debounce{30};                  // changes closer than this are applied together
+  PoolConfig pool_defaults;             // scheduler, metrics, saturation of every cluster pool
+};
+
 struct GatewayConfig {
   HostPort listen{"0.0.0.0", 8080};
   HostPort admin{"127.0.0.1", 9090};
@@ -122,6 +138,7 @@ struct GatewayConfig {
   SchedulerConfig scheduler;  // the default profile of pools without one; empty: built-in default
   std::vector<ObjectiveConfig> objectives;
   QueueConfig queue;
+  KubernetesConfig kubernetes;
 };
 
 // A config problem, located: "gateway.yaml:12:5: models[1].targets[0].pool: unknown pool 'x'".

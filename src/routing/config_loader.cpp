@@ -16,6 +16,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "infergate/config.hpp"
+#include "routing/config_kubernetes.hpp"
 #include "routing/config_loader.hpp"
 #include "routing/config_values.hpp"
 #include "routing/yaml_document.hpp"
@@ -393,7 +394,10 @@ GatewayConfig Loader::load(const YAML::Node& root) {
           {"models", false, [&](const YAML::Node& n, const std::string& p) {
              if (n.IsNull()) return;
              sequence(n, p, [&](const YAML::Node& e, const std::string& ep) { model(e, ep, config); });
-           }, true}});
+           }, true},
+          {"kubernetes", false, [&](const YAML::Node& n, const std::string& p) {
+             config_detail::kubernetes(*this, n, p, config.kubernetes);
+           }}});
   cross_check(config);
   // Read like a compiler's output: in file order.
   std::stable_sort(issues_.begin(), issues_.end(), [](const ConfigIssue& a, const ConfigIssue& b) {
