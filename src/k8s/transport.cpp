@@ -171,7 +171,7 @@ net::awaitable<HttpReply> read_stream(Stream& stream, Connection& conn,
     parser.get().body().data = chunk.data();
     parser.get().body().size = chunk.size();
     conn.lowest().expires_at(next_deadline());
-    auto [ec, n] = co_await http::async_read(stream, conn.buffer, parser, kTuple);
+    auto [ec, n] = co_await http::async_read_some(stream, conn.buffer, parser, kTuple);
     if (ec == http::error::need_buffer) ec = {};
     std::size_t got = chunk.size() - parser.get().body().size;
     if (got > 0) {
