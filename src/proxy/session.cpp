@@ -326,6 +326,12 @@ std::optional<ErrorKind> Session::schedule_request() {
 
 net::awaitable<bool> Session::route_model_request() {
   std::optional<ErrorKind> refusal = decide();
+  if (!refusal && decision_value_.verdict == Verdict::dispatch && !worker_.waits().idle() &&
+      worker_.waits().has_waiters(decision_value_.target->pool->name)) {
+    // Others wait for this pool (it only just accepts again, or they are being admitted one by
+    // one): no overtaking them. The queue is the pool's saturation signal here.
+    refusal = queue_behind_waiters();
+  }
   if (!refusal && decision_value_.verdict == Verdict::queue) {
     auto wait = wait_in_queue();
     refusal = co_await std::move(wait);
@@ -350,6 +356,16 @@ net::awaitable<bool> Session::route_model_request() {
     worker_.waits().nudge(decision_value_.target->pool->name);
   }
   co_return keep;
+}
+
+std::optional<ErrorKind> Session::queue_behind_waiters() {
+  if (decision_value_.priority >= 0) {
+    decision_value_.verdict = Verdict::queue;
+    return std::nullopt;
+  }
+  drop_reason_ = kDroppedSaturated;
+  worker_.metrics().shed(decision_value_.model->name, decision_value_.priority);
+  return ErrorKind::saturated;
 }
 
 net::awaitable<std::optional<ErrorKind>> Session::wait_in_queue() {

@@ -148,6 +148,7 @@ class Session final : public SessionHook {
   // session.cpp: a Verdict::queue decision waits in its pool's queue until it may be dispatched
   // (nullopt, decision_value_ says dispatch), is refused, or its client leaves (client_gone_).
   net::awaitable<std::optional<ErrorKind>> wait_in_queue();
+  std::optional<ErrorKind> queue_behind_waiters();  // queue a dispatch verdict, or shed it
   // The request is done with the queue: an admitted one passes its pool's turn on.
   void leave_queue(bool dispatched);
   net::awaitable<bool> list_models();

@@ -199,6 +199,15 @@ void WaitRoom::admit(PoolQueue& q, SteadyTime now) {
   wake(ticket, WaitOutcome::admitted);
 }
 
+bool WaitRoom::has_waiters(std::string_view pool) {
+  if (idle()) return false;
+  std::lock_guard lock(mutex_);
+  for (const auto& [name, q] : queues_) {
+    if (name == pool) return !q->queue.empty();
+  }
+  return false;
+}
+
 void WaitRoom::nudge(std::string_view pool) {
   if (idle()) return;
   std::lock_guard lock(mutex_);

@@ -71,6 +71,10 @@ class WaitRoom {
   // No request waits anywhere: one relaxed load, for the fast path's "capacity freed" hook.
   bool idle() const noexcept { return waiting_.load(std::memory_order_relaxed) == 0; }
 
+  // Requests wait in `pool`'s queue: a newcomer must not overtake them (it queues too, or is
+  // shed), even when the pool accepts at this instant.
+  bool has_waiters(std::string_view pool);
+
   // Queues `ticket` in `pool`'s queue with the bounds of `pool.queue`. False: the queue is full
   // (503 queue_full). A lower-priority waiter it displaced is woken with `displaced`.
   bool enqueue(const TicketPtr& ticket, const Pool& pool, int priority,
