@@ -139,3 +139,47 @@ TEST_CASE("named flavours") {
   CHECK(MetricsMapping::named("triton"));
   CHECK_FALSE(MetricsMapping::named("tgi"));
 }
+
+TEST_CASE("parse_load skips lines by name: longer names, comments, indentation, no final newline") {
+  struct Case {
+    const char* what;
+    std::string_view text;
+    double waiting;  // -1: unknown
+  };
+  const Case cases[] = {
+      {"a longer name sharing the prefix is not the metric",
+       "vllm:num_requests_waiting_by_reason{reason=\"x\"} 9\nvllm:num_requests_waiting 2\n", 2},
+      {"only the longer name", "vllm:num_requests_waiting_total 9\n", -1},
+      {"a comment naming the metric", "# vllm:num_requests_waiting 9\n", -1},
+      {"indented sample", "  \tvllm:num_requests_waiting 4\n", 4},
+      {"tab after the name", "vllm:num_requests_waiting\t5\n", 5},
+      {"last line without newline", "x 1\nvllm:num_requests_waiting{a=\"b\"} 6", 6},
+      {"blank and whitespace-only lines", "\n   \n\r\nvllm:num_requests_waiting 7\r\n", 7},
+      {"name alone at the end of the page", "vllm:num_requests_waiting", -1},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    const auto load = parse_load(c.text, MetricsMapping::vllm());
+    if (c.waiting < 0) {
+      CHECK_FALSE(load.waiting);
+    } else {
+      REQUIRE(load.waiting);
+      CHECK(*load.waiting == c.waiting);
+    }
+  }
+}
+
+TEST_CASE("parse_load with more selector names than it tracks still reads them all") {
+  MetricsMapping mapping;
+  for (int i = 0; i < 20; ++i) {
+    std::string name(1, 'w');
+    name += std::to_string(i);  // w0 .. w19
+    mapping.waiting.push_back({name, "", ""});
+  }
+  mapping.kv_usage.push_back({"kv", "", ""});
+  const auto load = parse_load("w19 3\nkv 0.5\nother 1\n", mapping);
+  REQUIRE(load.waiting);
+  CHECK(*load.waiting == 3);
+  REQUIRE(load.kv_usage);
+  CHECK(*load.kv_usage == 0.5);
+}
