@@ -33,11 +33,15 @@ def chat(model=MODEL, content="hi", max_tokens=1, stream=False):
 def send(port, body, headers=None):
     """Sends one request on a new connection and returns the socket, response unread."""
     s = harness.raw_connect(port)
+    resend(s, body, headers)
+    return s
+
+
+def resend(s, body, headers=None):
     data = json.dumps(body).encode()
     extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
     s.sendall(("POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
                f"{extra}Content-Length: {len(data)}\r\n\r\n").encode() + data)
-    return s
 
 
 def config(endpoints, queue="{max_size: 8, max_wait: 20s}", extra=""):
@@ -248,13 +252,18 @@ models:
 """)
         self.addCleanup(gw.close)
         for session in ("alice", "bob", "carol"):
+            # One keep-alive connection: the next request is read only once the previous one is
+            # no longer in flight, so the bounded load never moves the session.
+            s = send(gw.port(), chat(content="q0"), headers={"X-Session-Id": session})
+            self.addCleanup(s.close)
+            reader = harness.HttpReader(s)
             served = set()
-            for i in range(4):
-                status, headers, raw = harness.request(gw.port(), "POST", "/v1/chat/completions",
-                                                       chat(content=f"q{i}"),
-                                                       headers={"X-Session-Id": session})
+            for i in range(1, 5):
+                status, headers, raw = reader.read_response()
                 self.assertEqual(status, 200, raw)
                 served.add(headers["x-gateway-destination-endpoint-served"])
+                if i < 4:
+                    resend(s, chat(content=f"q{i}"), headers={"X-Session-Id": session})
             self.assertEqual(len(served), 1, f"session {session} moved: {served}")
 
         status, headers, raw = harness.request(gw.port(), "POST", "/v1/chat/completions",
