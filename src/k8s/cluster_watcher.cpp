@@ -29,6 +29,7 @@ using std::chrono::milliseconds;
 
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 constexpr int kMaxContinueRestarts = 3;  // a list whose continue token keeps expiring: back off
+constexpr auto kShortWatch = std::chrono::seconds(1);
 
 struct Reflector {
   Reflector(net::io_context& io, ClusterWatcher::Id id_, ResourceKind kind_, WatchScope scope_,
@@ -274,6 +275,7 @@ struct ClusterWatcher::Impl {
         return !r.removed && !out.relist && !out.error_event && !out.broken;
       };
       count.watches.fetch_add(1, std::memory_order_relaxed);
+      const auto started = std::chrono::steady_clock::now();
       auto streaming = transport.stream(target, on_data, tuning.watch_idle_timeout,
                                         timeout + std::chrono::seconds(30));
       HttpReply reply = co_await std::move(streaming);
@@ -303,6 +305,13 @@ struct ClusterWatcher::Impl {
       if (reply.complete && !out.broken) {
         SPDLOG_LOGGER_DEBUG(&log(), "watch resource={} ended, resuming from resourceVersion={}",
                             r.name, r.resource_version);
+        // A server (or proxy) that ends every watch at once would make this loop spin: a watch
+        // that ended in under a second without a single event waits like an error (client-go
+        // does the same for "very short watches").
+        if (!out.any_event && std::chrono::steady_clock::now() - started < kShortWatch) {
+          auto waiting = sleep(r, r.backoff.next());
+          co_await std::move(waiting);
+        }
         continue;
       }
       count.errors.fetch_add(1, std::memory_order_relaxed);
