@@ -175,17 +175,22 @@ class DockerfileTest(unittest.TestCase):
         with open(os.path.join(ROOT, "packaging", "Dockerfile")) as f:
             text = f.read()
         stages = re.split(r"(?m)^FROM ", text)[1:]
-        cls.build, cls.runtime = stages[0], stages[-1]
+        cls.build, cls.gateway = stages[0], stages[-1]  # the last stage is the default target
+        named = {s.split()[2]: s for s in stages if " AS " in s.split("\n", 1)[0]}
+        # The stage that installs the runtime libraries (the gateway's own or its parent).
+        parent = cls.gateway.split()[0]
+        cls.runtime = named.get(parent, cls.gateway)
         cls.stage_count = len(stages)
 
     def test_multi_stage_debian_12_non_root(self):
         self.assertGreaterEqual(self.stage_count, 2)
         self.assertTrue(self.build.startswith("debian:12"))
         self.assertTrue(self.runtime.startswith("debian:12"))
-        user = re.search(r"(?m)^USER (\S+)", self.runtime).group(1)
+        user = re.search(r"(?m)^USER (\S+)", self.gateway).group(1)
         self.assertTrue(user.split(":")[0].isdigit() and user.split(":")[0] != "0", user)
         self.assertNotIn("-dev", re.sub(r"(?m)^#.*$", "", self.runtime))
-        self.assertIn("EXPOSE 8080", self.runtime)
+        self.assertIn("EXPOSE 8080", self.gateway)
+        self.assertIn("/etc/infergate/gateway.yaml", self.gateway)
 
     def test_runtime_stage_has_every_linked_library(self):
         if not INFERGATE_BIN or not shutil.which("dpkg") or not shutil.which("ldd"):
