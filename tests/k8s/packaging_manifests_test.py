@@ -169,6 +169,48 @@ class ManifestTest(unittest.TestCase):
                          one(docs, "ServiceAccount")["metadata"]["namespace"])
 
 
+class KindExampleTest(unittest.TestCase):
+    """packaging/examples/kind: the routes, pools and model servers refer to each other correctly."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.docs = render(os.path.join(ROOT, "packaging", "examples", "kind"))
+
+    def of_kind(self, kind):
+        return [d for d in self.docs if d["kind"] == kind]
+
+    def test_pools_select_model_server_pods(self):
+        deployments = self.of_kind("Deployment")
+        pools = self.of_kind("InferencePool")
+        self.assertEqual(len(pools), 3)
+        for pool in pools:
+            ns = pool["metadata"]["namespace"]
+            want = pool["spec"]["selector"]["matchLabels"]
+            matching = [d for d in deployments if d["metadata"]["namespace"] == ns and want.items()
+                        <= d["spec"]["template"]["metadata"]["labels"].items()]
+            self.assertEqual(len(matching), 1, pool["metadata"]["name"])
+            ports = {p["containerPort"] for c in matching[0]["spec"]["template"]["spec"]["containers"]
+                     for p in c["ports"]}
+            self.assertLessEqual({p["number"] for p in pool["spec"]["targetPorts"]}, ports)
+
+    def test_route_attaches_to_this_gateway_with_a_90_10_canary(self):
+        cm = one(self.docs, "ConfigMap")
+        gateway = yaml.safe_load(cm["data"]["gateway.yaml"])["kubernetes"]["gateway"]
+        (route,) = self.of_kind("HTTPRoute")
+        (parent,) = route["spec"]["parentRefs"]
+        self.assertEqual((parent["name"], parent["namespace"]),
+                         (gateway["name"], gateway["namespace"]))
+        pools = {(p["metadata"]["namespace"], p["metadata"]["name"])
+                 for p in self.of_kind("InferencePool")}
+        weights = []
+        for rule in route["spec"]["rules"]:
+            for ref in rule["backendRefs"]:
+                self.assertEqual(ref["kind"], "InferencePool")
+                self.assertIn((route["metadata"]["namespace"], ref["name"]), pools)
+            weights.append(sorted(r.get("weight", 1) for r in rule["backendRefs"]))
+        self.assertIn([10, 90], weights)
+
+
 class DockerfileTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
