@@ -66,6 +66,12 @@ struct ClusterWatcher::Impl {
   Impl(ClusterAccess access, WatchTuning t)
       : transport(std::move(access)), tuning(t), rng(std::random_device{}()),
         seeds(std::random_device{}()) {}
+  // The thread is joined (stop()). Reflectors own timers, which must go before the io_context;
+  // the coroutine frames still holding them are destroyed with the io_context, last.
+  ~Impl() { reflectors.clear(); }
+
+  // First: destroyed last, after everything that registers with it.
+  net::io_context io{1};
 
   Transport transport;
   const WatchTuning tuning;
@@ -86,8 +92,6 @@ struct ClusterWatcher::Impl {
   bool started = false, stopped = false;
   std::thread thread;
   std::atomic<std::thread::id> thread_id{};
-  // Last: destroyed first, so coroutine frames go while everything they point at still exists.
-  net::io_context io{1};
   net::executor_work_guard<net::io_context::executor_type> work{io.get_executor()};
 
   bool on_watcher_thread() const { return std::this_thread::get_id() == thread_id.load(); }
