@@ -205,6 +205,38 @@ class HelmChartTest(ManifestTest):
             self.assertEqual(verbs, ["patch", "update"])
 
 
+class HelmTemplateSyntaxTest(unittest.TestCase):
+    """Without helm: every template's actions are closed and its blocks balanced."""
+
+    def test_blocks_balance(self):
+        tdir = os.path.join(ROOT, "packaging", "helm", "infergate", "templates")
+        for name in sorted(os.listdir(tdir)):
+            with open(os.path.join(tdir, name)) as f:
+                text = f.read()
+            self.assertEqual(text.count("{{"), text.count("}}"), name)
+            depth = 0
+            for action in re.findall(r"{{-?\s*(.*?)\s*-?}}", text, re.S):
+                word = action.split(" ", 1)[0]
+                if word in ("if", "with", "range", "define"):
+                    depth += 1
+                elif word == "end":
+                    depth -= 1
+                    self.assertGreaterEqual(depth, 0, name)
+            self.assertEqual(depth, 0, name)
+
+    def test_values_referenced_exist(self):
+        with open(os.path.join(ROOT, "packaging", "helm", "infergate", "values.yaml")) as f:
+            values = yaml.safe_load(f)
+        tdir = os.path.join(ROOT, "packaging", "helm", "infergate", "templates")
+        for name in sorted(os.listdir(tdir)):
+            with open(os.path.join(tdir, name)) as f:
+                for ref in re.findall(r"\.Values\.([A-Za-z0-9_.]+)", f.read()):
+                    node = values
+                    for part in ref.split("."):
+                        self.assertIn(part, node, f"{name}: .Values.{ref}")
+                        node = node[part]
+
+
 class KindExampleTest(unittest.TestCase):
     """packaging/examples/kind: the routes, pools and model servers refer to each other correctly."""
 
