@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import ssl
+import subprocess
 import sys
 import tempfile
 import time
@@ -591,6 +592,44 @@ class WriteTest(ServerTest):
         self.assertEqual(self.c.get(base, method="PUT", body=stale).status, 409)
 
 
+class ControlOverHttpTest(ServerTest):
+    """Every control route, through ControlClient (what a test uses with a server process)."""
+
+    def test_control_client_drives_the_server(self):
+        ctl = fake_apiserver.ControlClient(self.srv.control_url)
+        ctl.apply(pod("a"))
+        self.assertEqual(ctl.get("v1", "Pod", "a")["metadata"]["name"], "a")
+        ctl.set_tokens(["other"])
+        self.assertEqual(self.c.get("/api/v1/pods").status, 401)
+        ctl.set_tokens([TOKEN])
+        ctl.set_crd("example.com", "v1", "widgets", installed=True, kind="Widget")
+        ctl.apply({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})
+        self.assertEqual(self.list_names("/apis/example.com/v1/namespaces/default/widgets"), ["w"])
+        ctl.set_crd("example.com", "v1", "widgets", installed=False)
+        self.assertEqual(self.c.get("/apis/example.com/v1/widgets").status, 404)
+        ctl.fail_next(1, status=503, match="list")
+        self.assertEqual(self.c.get("/api/v1/pods").status, 503)
+        ctl.forbid([{"verb": "list", "plural": "pods"}])
+        self.assertEqual(self.c.get("/api/v1/pods").status, 403)
+        ctl.clear_faults()
+        self.assertEqual(self.c.get("/api/v1/pods").status, 200)
+        rv = ctl.resource_version()
+        ctl.apply(pod("b"))
+        self.assertEqual(ctl.compact(), ctl.resource_version())
+        ctl.set_faults(watch_410="http")
+        self.assertEqual(self.c.get(f"/api/v1/pods?watch=1&resourceVersion={rv}").status, 410)
+
+        def drop():
+            ctl.wait_until(lambda st: st["watches_open"] == 1)
+            self.assertEqual(ctl.drop_watches("clean"), 1)
+        self.assertTrue(self.c.get("/api/v1/pods?watch=1", on_head=drop).complete)
+        self.assertGreater(ctl.state()["counts"]["requests"], 5)
+        ctl.reset_counts()
+        self.assertEqual(ctl.state()["counts"]["requests"], 0)
+        self.assertIsNotNone(ctl.delete("v1", "Pod", "a"))
+        self.assertEqual([o["metadata"]["name"] for o in ctl.list_objects("v1", "Pod")], ["b"])
+
+
 class ProcessAndFilesTest(unittest.TestCase):
     def test_cli_ready_line_and_control_api(self):
         tmp = tempfile.TemporaryDirectory()
@@ -637,6 +676,25 @@ class ProcessAndFilesTest(unittest.TestCase):
             self.assertEqual(base64.b64decode(data).decode(), ca.cert_pem())
             self.assertTrue(text.endswith("current-context: fake\n"))
             self.assertLess(text.index("name: stale"), text.index("name: fake\n"))
+
+    def test_kubeconfig_with_client_certificate(self):
+        with tempfile.TemporaryDirectory() as d:
+            ca = kube_files.make_ca(d)
+            client = kube_files.make_cert(d, ca, "admin", client=True, org="system:masters")
+            inline = open(kube_files.write_kubeconfig(os.path.join(d, "a"), "https://127.0.0.1:1",
+                                                      ca_file=ca.cert, client=client)).read()
+            data = inline.split("client-certificate-data: ", 1)[1].split("\n", 1)[0]
+            self.assertEqual(base64.b64decode(data).decode(), client.cert_pem())
+            self.assertIn("client-key-data: ", inline)
+            self.assertNotIn("token", inline)
+            files = open(kube_files.write_kubeconfig(os.path.join(d, "b"), "https://127.0.0.1:1",
+                                                     ca_file=ca.cert, ca_data=False, client=client,
+                                                     client_data=False)).read()
+            self.assertIn(f'client-certificate: "{client.cert}"', files)
+            self.assertIn(f'certificate-authority: "{ca.cert}"', files)
+            subject = subprocess.run(["openssl", "x509", "-noout", "-subject", "-in", client.cert],
+                                     capture_output=True, text=True, check=True).stdout
+            self.assertIn("O = system:masters", subject)
 
     def test_service_account_rotation_swaps_data_symlink(self):
         with tempfile.TemporaryDirectory() as d:
