@@ -132,10 +132,15 @@ class K8sClientTest(unittest.TestCase):
         self.dumps = []
 
     def tearDown(self):
-        for d in self.dumps:
-            d.close()
-        self.srv.stop()
-        self.tmp.cleanup()
+        try:
+            for d in self.dumps:
+                rc = d.close()  # SIGTERM: a clean stop exits 0 (a crash or sanitizer report not)
+                log = "\n".join(d.log[-20:])
+                self.assertEqual(rc, 0, log)
+                self.assertFalse(any("runtime error" in l or "Sanitizer" in l for l in d.log), log)
+        finally:
+            self.srv.stop()
+            self.tmp.cleanup()
 
     def dump(self, *resources, args=(), env=None, kubeconfig=True):
         extra = ["--kubeconfig", self.kubeconfig] if kubeconfig else []
