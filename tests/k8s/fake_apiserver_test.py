@@ -331,6 +331,18 @@ class AuthTest(ServerTest):
         self.srv.set_client_cert_auth(False)
         self.assertEqual(RawClient(self.srv, token=None, cert=cert).get("/api/v1/pods").status, 401)
 
+    def test_ipv6_loopback(self):
+        srv = fake_apiserver.FakeApiServer(host="::1").start()
+        self.addCleanup(srv.stop)
+        self.assertTrue(srv.url.startswith("https://[::1]:"))
+        ctx = ssl.create_default_context(cafile=srv.ca_path)
+        with socket.create_connection(("::1", srv.api.server_address[1])) as s, \
+                ctx.wrap_socket(s, server_hostname="::1") as t:
+            t.sendall(b"GET /api/v1/pods HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer fake-token"
+                      b"\r\nConnection: close\r\n\r\n")
+            self.assertIn(b" 200 ", t.recv(100))
+        self.assertEqual(fake_apiserver.ControlClient(srv.control_url).state()["counts"]["lists"], 1)
+
     def test_wrong_ca_fails_the_handshake(self):
         other = kube_files.make_ca(tempfile.mkdtemp(dir=self.srv.cert_dir), "other-ca")
         ctx = ssl.create_default_context(cafile=other.cert)
