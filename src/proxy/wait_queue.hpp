@@ -115,7 +115,7 @@ class WaitRoom {
   Metrics& metrics_;
   std::mutex mutex_;
   std::unordered_map<std::string, std::unique_ptr<PoolQueue>> queues_;
-  std::atomic<std::size_t> waiting_{0};  // tickets queued or holding a turn, every pool
+  std::atomic<std::size_t> waiting_{0};  // tickets queued, every pool
 };
 
 }  // namespace infergate::proxy
