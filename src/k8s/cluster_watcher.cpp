@@ -280,7 +280,8 @@ struct ClusterWatcher::Impl {
       };
       count.watches.fetch_add(1, std::memory_order_relaxed);
       const auto started = std::chrono::steady_clock::now();
-      auto streaming = transport.stream(target, on_data, tuning.watch_idle_timeout,
+      auto streaming = transport.stream(target, on_data, tuning.request_timeout,
+                                        tuning.watch_idle_timeout,
                                         timeout + std::chrono::seconds(30));
       HttpReply reply = co_await std::move(streaming);
       if (r.removed) co_return;

@@ -286,16 +286,17 @@ struct Transport::Impl {
 
   net::awaitable<HttpReply> stream_once(const std::string& target,
                                         const std::function<bool(std::string_view)>& on_data,
+                                        std::chrono::milliseconds connect,
                                         std::chrono::milliseconds idle,
                                         std::chrono::milliseconds total) {
     Connection conn;
     auto deadline = Clock::now() + total;
     HttpReply reply;
-    auto opening = open(conn, std::min(deadline, Clock::now() + idle));
+    auto opening = open(conn, std::min(deadline, Clock::now() + connect));
     reply.error = co_await std::move(opening);
     if (!reply.error.empty()) co_return reply;
     auto req = make_request(http::verb::get, target, {}, {});
-    conn.lowest().expires_at(std::min(deadline, Clock::now() + idle));
+    conn.lowest().expires_at(std::min(deadline, Clock::now() + connect));
     if (conn.tls) {
       reply.error = co_await send(*conn.tls, req);
       if (reply.error.empty()) {
@@ -342,12 +343,14 @@ net::awaitable<HttpReply> Transport::request(std::string method, std::string tar
 
 net::awaitable<HttpReply> Transport::stream(std::string target,
                                             std::function<bool(std::string_view)> on_data,
+                                            std::chrono::milliseconds connect_timeout,
                                             std::chrono::milliseconds idle_timeout,
                                             std::chrono::milliseconds total_timeout) {
-  auto first = impl_->stream_once(target, on_data, idle_timeout, total_timeout);
+  auto first = impl_->stream_once(target, on_data, connect_timeout, idle_timeout, total_timeout);
   HttpReply reply = co_await std::move(first);
   if (impl_->retry_after_unauthorized(reply)) {
-    auto again = impl_->stream_once(target, on_data, idle_timeout, total_timeout);
+    auto again =
+        impl_->stream_once(target, on_data, connect_timeout, idle_timeout, total_timeout);
     reply = co_await std::move(again);
   }
   co_return reply;

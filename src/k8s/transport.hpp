@@ -39,10 +39,12 @@ class Transport {
                                             std::chrono::milliseconds timeout);
 
   // A GET whose 200 body is handed to `on_data` piece by piece as it arrives (on_data returns
-  // false to stop reading). A read waits at most `idle_timeout`; the whole exchange lasts at most
-  // `total_timeout`. Any other status: the body is collected in the reply and on_data not called.
+  // false to stop reading). Connecting and sending take at most `connect_timeout`, each read at
+  // most `idle_timeout`, the whole exchange at most `total_timeout`. Any other status: the body
+  // is collected in the reply and on_data not called.
   boost::asio::awaitable<HttpReply> stream(std::string target,
                                            std::function<bool(std::string_view)> on_data,
+                                           std::chrono::milliseconds connect_timeout,
                                            std::chrono::milliseconds idle_timeout,
                                            std::chrono::milliseconds total_timeout);
 

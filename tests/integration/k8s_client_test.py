@@ -11,6 +11,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -382,6 +383,30 @@ class K8sClientTest(unittest.TestCase):
         d.wait_log("found: source enabled")
         self.srv.set_crd("inference.networking.k8s.io", "v1", "inferencepools", installed=False)
         d.wait_for(POOLS, lambda l: l["objects"] == {}, timeout=3.0, what="CRD removed")
+
+
+class K8sClientIpv6Test(unittest.TestCase):
+    """TLS to an IPv6 literal: the certificate's IP address is what gets verified (no SNI)."""
+
+    def test_ipv6_literal_server(self):
+        try:
+            with socket.socket(socket.AF_INET6) as s:
+                s.bind(("::1", 0))
+        except OSError:
+            self.skipTest("no IPv6 loopback")
+        with tempfile.TemporaryDirectory(prefix="k8s-client-v6-") as tmp:
+            srv = fake_apiserver.FakeApiServer(host="::1", cert_dir=tmp).start()
+            d = None
+            try:
+                srv.apply(pod("a"))
+                kc = srv.write_kubeconfig(os.path.join(tmp, "kc"))
+                d = WatchDump(["--kubeconfig", kc, PODS])
+                d.wait_for(PODS, lambda l: l["synced"] and set(l["objects"]) == {"default/a"})
+                self.assertIn("[::1]", srv.url)
+            finally:
+                if d:
+                    self.assertEqual(d.close(), 0)
+                srv.stop()
 
 
 class K8sClientPlainHttpTest(K8sClientTest):

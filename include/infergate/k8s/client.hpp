@@ -100,7 +100,8 @@ const char* to_string(SourceState state);
 
 // Timing knobs; the defaults follow client-go. Tests shorten them.
 struct WatchTuning {
-  std::chrono::milliseconds request_timeout{30'000};      // one list page / one API request
+  std::chrono::milliseconds request_timeout{30'000};      // one list page / one API request;
+                                                          //   connecting a watch
   std::chrono::seconds watch_timeout_min{300};            // timeoutSeconds of each watch is random
   std::chrono::seconds watch_timeout_max{600};            //   in [min, max], like client-go
   std::chrono::milliseconds watch_idle_timeout{150'000};  // no byte for this long: reconnect (bookmarks
