@@ -89,6 +89,7 @@ class ApiRequests:
             raise ApiError(404, "the server could not find the requested resource")
         rtype = self.store.types.get((group, version, plural))
         if rtype is None or not rtype.installed:
+            self.stats.add_resource(plural, "not_found")
             raise ApiError(404, "the server could not find the requested resource")
         if ns is not None and not rtype.namespaced:
             raise ApiError(404, "the server could not find the requested resource")
@@ -96,6 +97,7 @@ class ApiRequests:
         verb = {"GET": "watch" if is_watch else ("get" if name else "list"), "POST": "create",
                 "PUT": "update", "PATCH": "patch", "DELETE": "delete"}[h.command]
         entry["verb"] = verb
+        self.stats.add_resource(plural, verb)
         if self.faults.forbidden(verb, plural):
             user = entry["user"]
             scope = f'in the namespace "{ns}"' if ns else "at the cluster scope"
@@ -242,7 +244,9 @@ class ApiRequests:
             raise ApiError(400, "body is not JSON")
         if verb == "patch":
             ctype = h.headers.get("Content-Type", "").split(";")[0].strip()
-            if ctype not in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+            # Server-side apply (apply-patch+yaml) is approximated by a merge patch of a JSON body.
+            if ctype not in ("application/merge-patch+json", "application/strategic-merge-patch+json",
+                             "application/apply-patch+yaml"):
                 raise ApiError(415, f"unsupported patch type {ctype}")
             cur = self.store.get(rtype.api_version, rtype.kind, name, ns)
             if cur is None:
@@ -285,16 +289,15 @@ class ApiRequests:
             else:
                 cursor = self._parse_rv(rv_param)
                 too_old = cursor < self.store.compacted
-            drop_gen = self.drop_gen
         expired = too_old
         if expired and self.faults.watch_410 == "http":
             raise ApiError(410, f"too old resource version: {cursor} ({self.store.compacted})")
         wid = object()
         with self.watch_lock:
-            self.watches[wid] = rtype.plural
+            self.watches[wid] = rtype.key
         try:
             self._stream(h, rtype, q, match, cursor, initial, expired, bookmarks, send_initial,
-                         timeout, drop_gen)
+                         timeout, wid)
         finally:
             with self.watch_lock:
                 del self.watches[wid]
@@ -313,7 +316,7 @@ class ApiRequests:
         return {"kind": rtype.kind, "apiVersion": rtype.api_version, "metadata": meta}
 
     def _stream(self, h, rtype, q, match, cursor, initial, expired, bookmarks, send_initial,
-                timeout, drop_gen):
+                timeout, wid):
         h.write_raw(h.head_bytes(200, {"Content-Type": "application/json",
                                        "Transfer-Encoding": "chunked"}),
                     split_ok=bool(self.faults.split and self.faults.split["headers"]))
@@ -338,7 +341,7 @@ class ApiRequests:
             with self.store.cond:
                 while True:
                     now = time.monotonic()
-                    if self.drop_gen != drop_gen or not rtype.installed:
+                    if wid in self.drop_set or not rtype.installed:
                         break
                     if self.store.rv > cursor or (deadline and now >= deadline):
                         break
@@ -349,8 +352,8 @@ class ApiRequests:
                     self.store.cond.wait(max(0.0, wake - now))
                     if self.store.rv <= cursor and _peer_closed(sock):
                         raise _Dropped()
-                if self.drop_gen != drop_gen:
-                    return self._drop(h, self.drop_mode)
+                if wid in self.drop_set:
+                    return self._drop(h, self.drop_set[wid])
                 if not rtype.installed:
                     return self._end_stream(h)
                 if cursor < self.store.trimmed:  # a watcher slower than the bounded history
@@ -397,6 +400,12 @@ class ApiRequests:
         sock = h.connection
         try:
             if mode == "clean":
+                self._end_stream(h)
+            elif mode in ("error", "expire"):
+                code, why = (500, "injected watch error") if mode == "error" else (
+                    410, "too old resource version: injected expiry")
+                self._chunk(h, self._event_line("ERROR", status_object(code, why)))
+                self.stats.add("expired_events" if code == 410 else "error_events")
                 self._end_stream(h)
             elif mode == "partial":
                 line = self._event_line("MODIFIED", {"kind": "Partial", "metadata": {

@@ -54,8 +54,9 @@ class ControlClient:
     def resource_version(self):
         return self.state()["resourceVersion"]
 
-    def drop_watches(self, mode="abrupt"):
-        return self._call("POST", "/control/drop-watches", {"mode": mode})["dropped"]
+    def drop_watches(self, mode="abrupt", resource=None):
+        return self._call("POST", "/control/drop-watches",
+                          {"mode": mode, "resource": resource})["dropped"]
 
     def compact(self, keep=0):
         return self._call("POST", "/control/compact", {"keep": keep})["compacted"]

@@ -9,8 +9,9 @@ from apiserver_store import ApiError
 
 
 COUNT_KEYS = ("requests lists continues gets watches creates updates patches deletes status_writes "
-              "discovery unauthorized forbidden not_found gone expired_events throttled errors "
-              "bookmarks events watches_dropped tls_failures token_auth cert_auth").split()
+              "discovery unauthorized forbidden not_found gone expired_events error_events "
+              "throttled errors bookmarks events watches_dropped tls_failures token_auth "
+              "cert_auth").split()
 
 
 class Faults:
@@ -98,7 +99,13 @@ class Stats:
             self.counts = {k: 0 for k in COUNT_KEYS}
             self.requests = deque(maxlen=200)
             self.status_writes = deque(maxlen=200)
+            self.by_resource = {}  # plural -> {verb or "not_found": n}
 
     def add(self, key, n=1):
         with self.lock:
             self.counts[key] = self.counts.get(key, 0) + n
+
+    def add_resource(self, plural, key):
+        with self.lock:
+            per = self.by_resource.setdefault(plural, {})
+            per[key] = per.get(key, 0) + 1

@@ -33,9 +33,13 @@ CONTROL API (plain HTTP JSON on the control port; every answer is JSON)
   POST   /control/objects        body: an object or {"objects": [...]}: create or replace (apply)
   DELETE /control/objects        body: {apiVersion, kind, namespace?, name} -> deleted object, 404 if absent
   GET    /control/objects?apiVersion=&kind=&namespace=   -> {"items": [...]}
-  POST   /control/drop-watches   {"mode": "abrupt"|"clean"|"reset"|"partial"} -> {"dropped": n}
+  POST   /control/drop-watches   {"mode": "abrupt"|"clean"|"reset"|"partial"|"error"|"expire",
+                                 "resource": "pods"?} -> {"dropped": n}  (all open watches, or
+                                 only those of one plural)
          abrupt: close without the terminating chunk; clean: terminating chunk then close;
-         reset: TCP RST; partial: half of an event line, then close without the terminating chunk
+         reset: TCP RST; partial: half of an event line, then close without the terminating chunk;
+         error / expire: an ERROR event (Status 500 InternalError / 410 Expired), then the
+         terminating chunk
   POST   /control/compact        {"keep": 0} -> {"compacted": rv}: new lists/watches/continue tokens
                                  can start only from the `keep` newest events on (older -> 410);
                                  watches already open still get every event
@@ -53,18 +57,21 @@ CONTROL API (plain HTTP JSON on the control port; every answer is JSON)
   DELETE /control/faults         clear all faults
   POST   /control/forbid         {"rules": [{"verb": "list"|"watch"|"get"|"*", "plural": "pods"}]} -> 403
   GET    /control/state          {"resourceVersion", "compacted", "counts": {...}, "watches_open",
+                                 "by_resource": {plural: {list|watch|get|...|not_found: n}},
+                                 "watches_open_by_resource": {plural: n},
                                  "requests": [last 200 {method, path, query, verb, status, user}],
                                  "status_writes": [...]}
   POST   /control/reset-counts   zero the counters and the request log
   counts keys: requests lists continues gets watches creates updates patches deletes status_writes
-  discovery unauthorized forbidden not_found gone expired_events throttled errors bookmarks events
+  discovery unauthorized forbidden not_found gone expired_events error_events throttled errors
+  bookmarks events
   watches_dropped tls_failures token_auth cert_auth
 
 PYTHON API (import with tests/k8s on sys.path)
   srv = FakeApiServer(tls=True, tokens=("fake-token",), ...).start()   # also a context manager
   srv.url  srv.control_url  srv.ca_path  srv.ca (CertPair)  srv.client_cert(name, org)
   srv.apply(obj)  srv.delete(api_version, kind, name, namespace)  srv.get(...)  srv.list_objects(...)
-  srv.drop_watches(mode)  srv.compact(keep=0)  srv.set_tokens([...])  srv.set_client_cert_auth(b)
+  srv.drop_watches(mode, resource=None)  srv.compact(keep=0)  srv.set_tokens([...])  srv.set_client_cert_auth(b)
   srv.set_crd(group, version, plural, installed, kind=None, namespaced=True)
   srv.set_faults(split=..., delay_ms=..., watch_410=..., bookmark_interval=..., fail=[...])
   srv.fail_next(count, status=500, match="any", retry_after=None)  srv.clear_faults()
@@ -150,8 +157,7 @@ class FakeApiServer(ApiRequests):
         self.stats = Stats()
         self.watches = {}  # id -> handler thread's drop mode slot
         self.watch_lock = threading.Lock()
-        self.drop_gen = 0
-        self.drop_mode = "abrupt"
+        self.drop_set = {}  # watch id -> drop mode, for watches told to end
         self.ca = None
         self._tmp = None
         self._servers = []
@@ -257,16 +263,18 @@ class FakeApiServer(ApiRequests):
     def resource_version(self):
         return str(self.store.rv)
 
-    def drop_watches(self, mode="abrupt", wait=2.0):
-        """Ends every open watch now; returns how many were open. Waits (bounded) until their
-        handlers have acted, so the drop has happened when this returns."""
-        if mode not in ("abrupt", "clean", "reset", "partial"):
-            raise ApiError(400, "mode must be abrupt, clean, reset or partial")
+    DROP_MODES = ("abrupt", "clean", "reset", "partial", "error", "expire")
+
+    def drop_watches(self, mode="abrupt", wait=2.0, resource=None):
+        """Ends the open watches (of one plural, e.g. "pods", when `resource` is given); returns how
+        many. Waits (bounded) until their handlers have acted, so the drop has happened on return."""
+        if mode not in self.DROP_MODES:
+            raise ApiError(400, "mode must be one of " + ", ".join(self.DROP_MODES))
         with self.watch_lock:
-            open_now = set(self.watches)
+            open_now = {w for w, key in self.watches.items() if resource in (None, key[2])}
         with self.store.cond:
-            self.drop_mode = mode
-            self.drop_gen += 1
+            for w in open_now:
+                self.drop_set[w] = mode
             self.store.cond.notify_all()
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
@@ -274,6 +282,9 @@ class FakeApiServer(ApiRequests):
                 if not open_now & set(self.watches):
                     break
             time.sleep(0.005)
+        with self.store.cond:
+            for w in open_now:
+                self.drop_set.pop(w, None)
         return len(open_now)
 
     def compact(self, keep=0):
@@ -295,9 +306,13 @@ class FakeApiServer(ApiRequests):
             else:
                 t.installed = bool(installed)
             if not installed:
-                self.store.cond.notify_all()
-        if not installed:
-            self.drop_watches("clean", wait=0.5)  # watches on a removed CRD end, as on a real server
+                self.store.cond.notify_all()  # its watches end (terminating chunk), as on a real server
+        deadline = time.monotonic() + 2.0
+        while not installed and time.monotonic() < deadline:
+            with self.watch_lock:
+                if (group, version, plural) not in self.watches.values():
+                    break
+            time.sleep(0.005)
 
     def set_faults(self, **cfg):
         self.faults.update(cfg)
@@ -317,10 +332,15 @@ class FakeApiServer(ApiRequests):
             counts = dict(self.stats.counts)
             requests = list(self.stats.requests)
             writes = list(self.stats.status_writes)
+            by_resource = {k: dict(v) for k, v in self.stats.by_resource.items()}
         with self.watch_lock:
-            open_watches = len(self.watches)
+            keys = list(self.watches.values())
+        open_by_resource = {}
+        for key in keys:
+            open_by_resource[key[2]] = open_by_resource.get(key[2], 0) + 1
         return {"resourceVersion": str(self.store.rv), "compacted": str(self.store.compacted),
-                "counts": counts, "watches_open": open_watches, "requests": requests,
+                "counts": counts, "by_resource": by_resource, "watches_open": len(keys),
+                "watches_open_by_resource": open_by_resource, "requests": requests,
                 "status_writes": writes, "tokens": len(self.tokens)}
 
     def reset_counts(self):
@@ -361,7 +381,8 @@ class FakeApiServer(ApiRequests):
                 return h.reply(200, {"items": self.list_objects(q.get("apiVersion"), q.get("kind"),
                                                                 q.get("namespace"))})
             if route == ("POST", "/control/drop-watches"):
-                return h.reply(200, {"dropped": self.drop_watches(doc.get("mode", "abrupt"))})
+                return h.reply(200, {"dropped": self.drop_watches(doc.get("mode", "abrupt"),
+                                                                  resource=doc.get("resource"))})
             if route == ("POST", "/control/compact"):
                 return h.reply(200, {"compacted": self.compact(int(doc.get("keep", 0)))})
             if route == ("POST", "/control/tokens"):

@@ -482,7 +482,7 @@ class WatchTest(ServerTest):
 
     def test_drop_modes(self):
         expect = {"abrupt": (False, None), "clean": (True, None), "partial": (False, b"{"),
-                  "reset": (False, None)}
+                  "reset": (False, None), "error": (True, b"{"), "expire": (True, b"{")}
         for mode, (complete, partial_prefix) in expect.items():
             with self.subTest(mode=mode):
                 def drop():
@@ -494,12 +494,43 @@ class WatchTest(ServerTest):
                     self.assertEqual(mode, "reset")
                     continue
                 self.assertEqual(r.complete, complete)
-                if partial_prefix:
+                if mode in ("error", "expire"):
+                    (ev,) = r.events()
+                    self.assertEqual((ev["type"], ev["object"]["code"]),
+                                     ("ERROR", 500 if mode == "error" else 410))
+                elif partial_prefix:
                     self.assertTrue(r.body.startswith(partial_prefix))
                     self.assertNotIn(b"\n", r.body)
                 else:
                     self.assertEqual(r.body, b"")
-        self.assertEqual(self.srv.state()["counts"]["watches_dropped"], 4)
+        self.assertEqual(self.srv.state()["counts"]["watches_dropped"], 6)
+
+    def test_drop_and_count_one_resource(self):
+        import threading
+        results = {}
+
+        def watch(path, key):
+            results[key] = RawClient(self.srv).get(path)
+        pods = threading.Thread(target=watch, args=("/api/v1/pods?watch=1&timeoutSeconds=2", "pods"))
+        routes = threading.Thread(target=watch, args=(
+            "/apis/gateway.networking.k8s.io/v1/httproutes?watch=1&timeoutSeconds=2", "routes"))
+        pods.start()
+        routes.start()
+        st = self.srv.wait_until(lambda s: s["watches_open"] == 2)
+        self.assertEqual(st["watches_open_by_resource"], {"pods": 1, "httproutes": 1})
+        self.assertEqual(self.srv.drop_watches("abrupt", resource="pods"), 1)
+        pods.join(5)
+        self.assertFalse(results["pods"].complete)
+        self.assertEqual(self.srv.state()["watches_open_by_resource"], {"httproutes": 1})
+        # Uninstalling one CRD ends only its own watches.
+        self.srv.set_crd("gateway.networking.k8s.io", "v1beta1", "referencegrants", installed=False)
+        self.assertEqual(self.srv.state()["watches_open"], 1)
+        routes.join(5)
+        self.assertTrue(results["routes"].complete)
+        self.c.get("/apis/gateway.networking.k8s.io/v1beta1/referencegrants")
+        by = self.srv.state()["by_resource"]
+        self.assertEqual(by["pods"], {"watch": 1})
+        self.assertEqual(by["referencegrants"], {"not_found": 1})
 
     def test_uninstalling_a_crd_ends_its_watches(self):
         def uninstall():
