@@ -288,6 +288,17 @@ class K8sClientTest(unittest.TestCase):
         self.srv.apply(pod("b"))
         self.wait_equal(d)
 
+    def test_silent_watch_is_replaced_after_the_idle_timeout(self):
+        self.srv.set_faults(bookmark_interval=3600)  # a stream that says nothing at all
+        self.srv.apply(pod("a"))
+        d = self.dump(PODS, args=["--idle-ms", "300"])
+        self.wait_equal(d)
+        self.srv.wait_until(lambda st: st["counts"].get("watches", 0) >= 3)
+        self.srv.apply(pod("b"))
+        self.wait_equal(d)
+        self.assertEqual(self.srv.state()["counts"].get("lists", 0), 1, "resumed, not relisted")
+        d.wait_log("idle or watch timeout")
+
     # ---- authentication and authorization
 
     def test_rotated_service_account_token_is_picked_up(self):
