@@ -30,11 +30,13 @@ class ApiRequests:
         try:
             if self.faults.delay_ms:
                 time.sleep(self.faults.delay_ms / 1000.0)
-            entry["user"] = self._authenticate(h)
+            # Like kube-apiserver's system:public-info-viewer: health and version need no credentials.
+            public = url.path in ("/healthz", "/readyz", "/livez", "/version")
+            entry["user"] = "anonymous" if public else self._authenticate(h)
             self._route(h, url.path, query, body, entry)
         except ApiError as e:
             key = {401: "unauthorized", 403: "forbidden", 404: "not_found", 410: "gone",
-                   429: "throttled", 500: "errors"}.get(e.code)
+                   429: "throttled"}.get(e.code) or ("errors" if e.code >= 500 else None)
             if key:
                 self.stats.add(key)
             try:
@@ -113,6 +115,9 @@ class ApiRequests:
                    else "injected failure")
             raise ApiError(rule["status"], msg, headers=headers)
         if verb == "watch":
+            if name:  # watching one object: the same as a metadata.name field selector
+                sel = q.get("fieldSelector", "")
+                q = dict(q, fieldSelector=(sel + "," if sel else "") + "metadata.name=" + name)
             return self._watch(h, rtype, ns, q)
         if verb == "list":
             return self._list(h, rtype, ns, q)

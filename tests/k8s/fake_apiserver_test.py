@@ -470,6 +470,20 @@ class WatchTest(ServerTest):
         r = RawClient(srv).get(f"/api/v1/pods?watch=1&resourceVersion={recent}&timeoutSeconds=0.3")
         self.assertEqual(len(r.events()), 5)
 
+    def test_watch_one_object_by_name(self):
+        rv = self.srv.resource_version()
+        self.srv.apply(pod("a"))
+        self.srv.apply(pod("b"))
+        r = self.c.get(f"/api/v1/namespaces/default/pods/b?watch=1&resourceVersion={rv}"
+                       "&timeoutSeconds=0.3")
+        self.assertEqual([e["object"]["metadata"]["name"] for e in r.events()], ["b"])
+
+    def test_health_and_version_need_no_credentials(self):
+        anonymous = RawClient(self.srv, token=None)
+        self.assertEqual(anonymous.get("/readyz").body, b"ok")
+        self.assertEqual(anonymous.get("/version").status, 200)
+        self.assertEqual(anonymous.get("/api/v1").status, 401)
+
     def test_selector_watch_turns_leaving_into_deleted(self):
         rv = self.srv.resource_version()
         self.srv.apply(pod("a", {"app": "m"}))
