@@ -22,7 +22,8 @@ class ApiRequests:
     def handle(self, h):
         h.sent_status = 0
         url = urllib.parse.urlsplit(h.path)
-        query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
+        parsed = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+        query = {k: v[-1] for k, v in parsed.items()}
         entry = {"method": h.command, "path": url.path, "query": query, "verb": "", "status": 0,
                  "user": ""}
         self.stats.add("requests")
@@ -30,7 +31,7 @@ class ApiRequests:
         try:
             if self.faults.delay_ms:
                 time.sleep(self.faults.delay_ms / 1000.0)
-            # Like kube-apiserver's system:public-info-viewer: health and version need no credentials.
+            # As kube-apiserver's system:public-info-viewer: health and version need no credentials.
             public = url.path in ("/healthz", "/readyz", "/livez", "/version")
             entry["user"] = "anonymous" if public else self._authenticate(h)
             self._route(h, url.path, query, body, entry)
@@ -218,7 +219,7 @@ class ApiRequests:
                 if rv_param == "0" and not rv_match:
                     limit = 0  # served from the watch cache: limit ignored (documented behaviour)
             else:
-                raise ApiError(400, f"invalid resourceVersionMatch: {rv_match}", reason="BadRequest")
+                raise ApiError(400, f"invalid resourceVersionMatch: {rv_match}")
             objs = [o for o in self.store.snapshot(rtype.key, list_rv) if match(o)]
         if start_key is not None:
             objs = [o for o in objs
@@ -250,7 +251,8 @@ class ApiRequests:
         if verb == "patch":
             ctype = h.headers.get("Content-Type", "").split(";")[0].strip()
             # Server-side apply (apply-patch+yaml) is approximated by a merge patch of a JSON body.
-            if ctype not in ("application/merge-patch+json", "application/strategic-merge-patch+json",
+            if ctype not in ("application/merge-patch+json",
+                             "application/strategic-merge-patch+json",
                              "application/apply-patch+yaml"):
                 raise ApiError(415, f"unsupported patch type {ctype}")
             cur = self.store.get(rtype.api_version, rtype.kind, name, ns)
@@ -308,7 +310,8 @@ class ApiRequests:
                 del self.watches[wid]
 
     def _event_line(self, etype, obj):
-        return (json.dumps({"type": etype, "object": obj}, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        event = {"type": etype, "object": obj}
+        return (json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
     def _chunk(self, h, data):
         pieces = self.faults.pieces(data) or [data]
@@ -328,7 +331,8 @@ class ApiRequests:
         h.sent_status = 200
         if expired:
             self.stats.add("expired_events")
-            status = status_object(410, f"too old resource version: {cursor} ({self.store.compacted})")
+            status = status_object(
+                410, f"too old resource version: {cursor} ({self.store.compacted})")
             self._chunk(h, self._event_line("ERROR", status))
             return self._end_stream(h)
         for obj in initial:
@@ -340,12 +344,14 @@ class ApiRequests:
         start = time.monotonic()
         limits = [x for x in (timeout, self.faults.watch_max_seconds) if x]
         deadline = start + min(limits) if limits else None
-        next_bookmark = start + self.faults.bookmark_interval
+        last_bookmark = start
         sock = h.connection
         while True:
             with self.store.cond:
                 while True:
                     now = time.monotonic()
+                    # Read each time: a new interval applies to watches already open.
+                    next_bookmark = last_bookmark + self.faults.bookmark_interval
                     if wid in self.drop_set or not rtype.installed:
                         break
                     if self.store.rv > cursor or (deadline and now >= deadline):
@@ -381,7 +387,7 @@ class ApiRequests:
             if bookmarks and now >= next_bookmark:
                 self._chunk(h, self._event_line("BOOKMARK", self._bookmark(rtype, cursor)))
                 self.stats.add("bookmarks")
-                next_bookmark = now + self.faults.bookmark_interval
+                last_bookmark = now
             if deadline and now >= deadline:
                 return self._end_stream(h)
 

@@ -1,5 +1,6 @@
 """Driving a stand-in API server from a test: ControlClient (the FakeApiServer control methods
-over the control port) and start_process (run fake_apiserver.py as a process, read its ready line)."""
+over the control port) and start_process (run fake_apiserver.py as a process, read its ready
+line)."""
 import json
 import os
 import select
@@ -103,10 +104,10 @@ class ControlClient:
 
 
 def start_process(args=(), timeout=20.0):
-    """Runs this file as a process; returns (Popen, ControlClient, ready-line words as a dict:
+    """Runs fake_apiserver.py as a process; returns (Popen, ControlClient, ready-line words as a dict:
     {"apiserver": url, "control": url, "ca": path, ...})."""
-    proc = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_apiserver.py"),
-                             *args],
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_apiserver.py")
+    proc = subprocess.Popen([sys.executable, script, *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + timeout
     buf = b""
