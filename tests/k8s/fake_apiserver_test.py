@@ -692,15 +692,19 @@ class ProcessAndFilesTest(unittest.TestCase):
         tmp = tempfile.TemporaryDirectory()
         self.addCleanup(tmp.cleanup)
         kc = os.path.join(tmp.name, "kubeconfig")
+        preload = os.path.join(tmp.name, "objects.json")
+        with open(preload, "w") as f:
+            json.dump([pod("preloaded")], f)
         proc, ctl, ready = fake_apiserver.start_process(
             ["--token", "t1", "--kubeconfig", kc, "--sa-dir", os.path.join(tmp.name, "sa"),
-             "--not-installed", "gateway.networking.k8s.io/v1/httproutes"])
+             "--not-installed", "gateway.networking.k8s.io/v1/httproutes", "--preload", preload])
         self.addCleanup(lambda: (proc.kill(), proc.wait(), proc.stdout.close(),
                                  proc.stderr.close()))
         self.assertTrue(ready["apiserver"].startswith("https://127.0.0.1:"))
         self.assertTrue(os.path.exists(ready["ca"]))
         ctl.apply([pod("a"), pod("b")])
-        self.assertEqual(len(ctl.list_objects("v1", "Pod")), 2)
+        self.assertEqual([o["metadata"]["name"] for o in ctl.list_objects("v1", "Pod")],
+                         ["a", "b", "preloaded"])
         self.assertIsNotNone(ctl.delete("v1", "Pod", "a"))
         self.assertIsNone(ctl.delete("v1", "Pod", "a"))
         ctx = ssl.create_default_context(cafile=ready["ca"])
