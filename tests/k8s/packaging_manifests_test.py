@@ -176,6 +176,19 @@ class ManifestTest(unittest.TestCase):
                          one(docs, "ServiceAccount")["metadata"]["namespace"])
 
 
+class KustomizeOverlayTest(unittest.TestCase):
+    def test_namespace_overlay_moves_the_role_binding_subject(self):
+        with tempfile.TemporaryDirectory() as d:
+            base = os.path.relpath(BASE, d)
+            with open(os.path.join(d, "kustomization.yaml"), "w") as f:
+                f.write(f"resources: [{base}]\ncomponents: [{base}/components/status-writer]\n"
+                        "namespace: gateways\n")
+            docs = render(d)
+        self.assertEqual(one(docs, "ServiceAccount")["metadata"]["namespace"], "gateways")
+        for binding in (d for d in docs if d["kind"] == "ClusterRoleBinding"):
+            self.assertEqual(binding["subjects"][0]["namespace"], "gateways")
+
+
 RELEASE_NS = "infergate-system"
 
 
