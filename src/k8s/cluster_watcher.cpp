@@ -348,6 +348,35 @@ struct ClusterWatcher::Impl {
     }
   }
 
+  net::awaitable<void> patch_status(ResourceKind kind, std::string ns, std::string name,
+                                    std::string patch, PatchDone done) {
+    std::string target = object_path(kind, ns, name, "status");
+    auto requesting = transport.request("PATCH", target, std::move(patch),
+                                        "application/merge-patch+json", tuning.request_timeout);
+    HttpReply reply = co_await std::move(requesting);
+    std::string message = reply.error;
+    if (reply.status != 200) {
+      count.errors.fetch_add(1, std::memory_order_relaxed);
+      Decoder decoder;
+      if (reply.status != 0) message = decoder.decode_status(reply.body).message;
+      std::string object = kind.display() + " " + object_key(ns, name);
+      if (reply.status == 403)
+        log().error("status write forbidden (403) object={}: RBAC must allow verb=patch on "
+                    "resource={}/status apiGroup=\"{}\" message=\"{}\"",
+                    object, kind.plural, kind.group, message);
+      else
+        log().warn("status write failed object={} status={} message=\"{}\"", object, reply.status,
+                   message);
+    }
+    if (done) {
+      try {
+        done(reply.status, message);
+      } catch (const std::exception& e) {
+        log().error("status write callback failed: {}", e.what());
+      }
+    }
+  }
+
   void spawn(std::shared_ptr<Reflector> r) {
     std::string name = r->name;
     net::co_spawn(io, run(std::move(r)), [name](std::exception_ptr error) {
@@ -396,6 +425,22 @@ void ClusterWatcher::unwatch(Id id) {
   }
   // Wake it if it sleeps; a stream in progress stops at its next byte or timeout.
   net::post(impl_->io, [r] { r->timer.cancel(); });
+}
+
+void ClusterWatcher::patch_status(const ResourceKind& kind, const std::string& namespace_name,
+                                  const std::string& name, std::string merge_patch,
+                                  PatchDone done) {
+  net::co_spawn(impl_->io,
+                impl_->patch_status(kind, namespace_name, name, std::move(merge_patch),
+                                    std::move(done)),
+                [](std::exception_ptr error) {
+                  if (!error) return;
+                  try {
+                    std::rethrow_exception(error);
+                  } catch (const std::exception& e) {
+                    log().error("status write stopped: {}", e.what());
+                  }
+                });
 }
 
 void ClusterWatcher::start() {

@@ -39,6 +39,15 @@ std::string collection_path(const ResourceKind& kind, const WatchScope& scope) {
   return path;
 }
 
+std::string object_path(const ResourceKind& kind, const std::string& namespace_name,
+                        const std::string& name, const std::string& subresource) {
+  WatchScope scope;
+  scope.namespace_name = namespace_name;
+  std::string path = collection_path(kind, scope) + "/" + query_escape(name);
+  if (!subresource.empty()) path += "/" + subresource;
+  return path;
+}
+
 std::string list_target(const ResourceKind& kind, const WatchScope& scope, std::uint32_t limit,
                         const std::string& continue_token) {
   std::string target = collection_path(kind, scope) + "?limit=" + std::to_string(limit);

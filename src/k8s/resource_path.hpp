@@ -16,6 +16,10 @@ std::string query_escape(std::string_view text);
 // "/api/v1[/namespaces/NS]/pods" or "/apis/GROUP/VERSION[/namespaces/NS]/PLURAL".
 std::string collection_path(const ResourceKind& kind, const WatchScope& scope);
 
+// One object: the collection path of its namespace, then "/NAME" (plus "/SUBRESOURCE").
+std::string object_path(const ResourceKind& kind, const std::string& namespace_name,
+                        const std::string& name, const std::string& subresource = {});
+
 // One list page: ?limit=N[&continue=T][&labelSelector=..][&fieldSelector=..].
 std::string list_target(const ResourceKind& kind, const WatchScope& scope, std::uint32_t limit,
                         const std::string& continue_token);

@@ -144,6 +144,15 @@ class ClusterWatcher {
   // callback, after that callback). Unknown ids are ignored. Any thread.
   void unwatch(Id id);
 
+  // Writes the status subresource of one object with a JSON merge patch (PATCH
+  // .../NAME/status, application/merge-patch+json), sent from the watcher's thread; not retried
+  // (write again on the next change). `done`, if given, runs on that thread with the HTTP status
+  // (0: no response) and the server's message or the transport error. A 403 is logged with the
+  // permission missing (verb=patch on PLURAL/status). Any thread; sent once the watcher started.
+  using PatchDone = std::function<void(int status, const std::string& message)>;
+  void patch_status(const ResourceKind& kind, const std::string& namespace_name,
+                    const std::string& name, std::string merge_patch, PatchDone done = {});
+
   // Starts the thread. Idempotent.
   void start();
 

@@ -4,6 +4,7 @@
 // callbacks at once, a throwing callback does not stop the watcher, stop() with open watches.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -14,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -89,9 +91,24 @@ class ScriptedServer {
   }
   void serve(std::shared_ptr<tcp::socket> s) {
     auto buf = std::make_shared<net::streambuf>();
-    net::async_read_until(*s, *buf, "\r\n\r\n", [this, s, buf](boost::system::error_code ec, std::size_t) {
+    net::async_read_until(*s, *buf, "\r\n\r\n", [this, s, buf](boost::system::error_code ec,
+                                                                std::size_t head_size) {
       if (ec) return;
-      std::string head{net::buffers_begin(buf->data()), net::buffers_end(buf->data())};
+      std::string head{net::buffers_begin(buf->data()), net::buffers_begin(buf->data()) + head_size};
+      if (head.starts_with("PATCH ")) {
+        buf->consume(head_size);
+        auto length_at = head.find("Content-Length: ");
+        std::size_t length = length_at == std::string::npos ? 0 : std::stoul(head.substr(length_at + 16));
+        std::size_t missing = length > buf->size() ? length - buf->size() : 0;
+        net::async_read(*s, *buf, net::transfer_exactly(missing),
+                        [this, s, buf, head, length](boost::system::error_code rec, std::size_t) {
+                          if (rec) return;
+                          std::string body{net::buffers_begin(buf->data()),
+                                           net::buffers_begin(buf->data()) + length};
+                          answer_patch(s, head, body);
+                        });
+        return;
+      }
       if (absent_) {
         write(s, "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
       } else if (head.find("watch=1") != std::string::npos) {
@@ -112,6 +129,30 @@ class ScriptedServer {
     });
   }
 
+  void answer_patch(std::shared_ptr<tcp::socket> s, const std::string& head, const std::string& body) {
+    {
+      std::lock_guard lock(mutex_);
+      patches.push_back(head.substr(0, head.find("\r\n")) + "\n" +
+                        (head.find("application/merge-patch+json") != std::string::npos ? "merge" : "?") +
+                        "\n" + body);
+    }
+    if (head.find("/forbidden/") != std::string::npos) {
+      std::string status = R"({"kind":"Status","code":403,"reason":"Forbidden","message":"no"})";
+      write(s, "HTTP/1.1 403 Forbidden\r\nContent-Length: " + std::to_string(status.size()) +
+                   "\r\nConnection: close\r\n\r\n" + status);
+    } else {
+      write(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+    }
+  }
+
+ public:
+  std::vector<std::string> patches;  // "request line\nmerge\nbody", under mutex_
+  std::vector<std::string> taken_patches() {
+    std::lock_guard lock(mutex_);
+    return patches;
+  }
+
+ private:
   net::io_context io_;
   tcp::acceptor acceptor_;
   std::thread thread_;
@@ -250,4 +291,33 @@ TEST_CASE("unwatch from inside a callback, and a callback that throws") {
   server.push(R"({"type":"ADDED","object":)" + pod_json("y", 30) + "}");
   REQUIRE(witness.wait([](auto& keys, bool) { return keys.count("ns/y") == 1; }));
   CHECK(calls == 1);
+}
+
+TEST_CASE("status writes are merge patches of the status subresource") {
+  ScriptedServer server;
+  ClusterWatcher watcher(access_to(server), fast());
+  watcher.start();
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<std::pair<int, std::string>> results;
+  auto done = [&](int status, const std::string& message) {
+    std::lock_guard lock(mutex);
+    results.emplace_back(status, message);
+    cv.notify_all();
+  };
+  const ResourceKind routes{"gateway.networking.k8s.io", "v1", "httproutes"};
+  watcher.patch_status(routes, "team-a", "chat", R"({"status":{"parents":[]}})", done);
+  watcher.patch_status(routes, "team-a", "forbidden", R"({"status":{}})", done);
+  std::unique_lock lock(mutex);
+  REQUIRE(cv.wait_for(lock, 5s, [&] { return results.size() == 2; }));
+  std::sort(results.begin(), results.end());
+  CHECK(results[0] == std::pair<int, std::string>{200, ""});
+  CHECK(results[1] == std::pair<int, std::string>{403, "no"});
+  auto patches = server.taken_patches();
+  std::sort(patches.begin(), patches.end());
+  REQUIRE(patches.size() == 2);
+  CHECK(patches[0] ==
+        "PATCH /apis/gateway.networking.k8s.io/v1/namespaces/team-a/httproutes/chat/status HTTP/1.1\n"
+        "merge\n"
+        R"({"status":{"parents":[]}})");
 }

@@ -41,3 +41,11 @@ TEST_CASE("list and watch targets carry paging, selectors and the resourceVersio
         "/api/v1/pods?watch=1&allowWatchBookmarks=true&resourceVersion=123&timeoutSeconds=300");
   CHECK(query_escape("a-b_c.d~e") == "a-b_c.d~e");
 }
+
+TEST_CASE("object paths") {
+  ResourceKind routes{"gateway.networking.k8s.io", "v1", "httproutes"};
+  ResourceKind nodes{"", "v1", "nodes", false};
+  CHECK(object_path(routes, "ns", "r1", "status") ==
+        "/apis/gateway.networking.k8s.io/v1/namespaces/ns/httproutes/r1/status");
+  CHECK(object_path(nodes, "", "n1") == "/api/v1/nodes/n1");
+}
