@@ -273,6 +273,25 @@ class K8sClientTest(unittest.TestCase):
         self.wait_equal(d, timeout=10.0)
         self.wait_equal(d, POOLS, timeout=10.0, api_version=POOL_V1, kind="InferencePool")
 
+    def test_error_events_and_failing_lists_end_in_a_relist(self):
+        self.srv.apply(pod("a"))
+        d = self.dump(PODS)
+        self.wait_equal(d)
+        for mode in ("error", "expire"):  # ERROR event with a 500 Status, then with 410
+            self.srv.wait_until(lambda st: st["watches_open"] >= 1)
+            self.srv.reset_counts()
+            self.srv.drop_watches(mode)
+            self.srv.apply(pod(f"after-{mode}"))
+            self.wait_equal(d)
+            self.assertGreaterEqual(self.srv.state()["counts"].get("lists", 0), 1, mode)
+        # the relist itself fails three times (500), then succeeds
+        self.srv.wait_until(lambda st: st["watches_open"] >= 1)
+        self.srv.fail_next(3, status=500, match="list")
+        self.srv.drop_watches("expire")
+        self.srv.apply(pod("after-failures"))
+        self.wait_equal(d)
+        self.assertEqual(len(d.wait_log("status=500")), 3)
+
     def test_watches_that_end_at_once_do_not_spin(self):
         self.srv.apply(pod("a"))
         d = self.dump(PODS)
