@@ -77,8 +77,13 @@ struct EndpointLoad {
   std::atomic<std::int64_t> scraped_at_ns{0};  // steady_clock, nanoseconds since epoch; 0: never
   LoraState loras;
 
-  // Requests this gateway sent since that scrape (the scrape cannot see them yet).
+  // Requests this gateway sent since that scrape (debug output; the load uses in-flight counts:
+  // a sent request that has finished since no longer loads the server).
   std::atomic<std::uint32_t> dispatched_since_scrape{0};
+  // This gateway's in-flight count on the endpoint when that scrape was requested: the scraped
+  // waiting + running already include those requests, so the load now is the scraped counts plus
+  // (in_flight - in_flight_at_scrape). Written by the scraper just before record_scrape.
+  std::atomic<std::int32_t> in_flight_at_scrape{0};
 
   // Health.
   std::atomic<std::uint32_t> scrape_failures{0};      // consecutive

@@ -73,6 +73,9 @@ struct TargetState {
   std::vector<std::string_view> pieces;
   std::string request;
   std::optional<tcp::endpoint> address;
+  // This gateway's requests in flight on the endpoint when the request of the scrape left: the
+  // page counts them already (EndpointLoad::in_flight_at_scrape).
+  std::int32_t in_flight_at_send = 0;
   bool connected = false;
   bool stopped = false;
   // The scrape in progress must end by then, or the sweeper closes the socket (a timer per
@@ -124,6 +127,7 @@ net::awaitable<error_code> connect(TargetState& s) {
 // the head's fields in a reused arena: no allocation per scrape once the buffers have grown.
 net::awaitable<ScrapeResult> exchange(TargetState& s) {
   ScrapeResult result;
+  s.in_flight_at_send = s.target.endpoint->in_flight.load(std::memory_order_relaxed);
   auto write = net::async_write(s.socket, net::buffer(s.request), kTuple);
   auto [wec, wn] = co_await std::move(write);
   if (wec) {
@@ -312,6 +316,8 @@ void MetricsScraper::Impl::publish(TargetState& s, const ScrapeResult& result) {
   const auto now = Clock::now();
   const bool was_unhealthy = is_unhealthy(endpoint);
   if (result.ok()) {
+    // Before record_scrape, whose release store of the scrape time publishes it with the values.
+    endpoint.load.in_flight_at_scrape.store(s.in_flight_at_send, std::memory_order_relaxed);
     record_scrape(endpoint, parse_load(s.body, *s.target.mapping), now);
     if (was_unhealthy) logger->info("endpoint={} scrapes succeed again: healthy", endpoint.name);
     return;

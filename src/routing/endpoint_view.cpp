@@ -37,17 +37,23 @@ void read_view(const Endpoint& endpoint, std::uint32_t index, SteadyClock::time_
       std::chrono::duration_cast<std::chrono::nanoseconds>(options.staleness).count();
   out.fresh = scraped_at != 0 && now_ns - scraped_at <= staleness;
   out.in_flight = std::max(0, endpoint.in_flight.load(kRelaxed));
+  out.in_flight_at_scrape = std::max(0, load.in_flight_at_scrape.load(kRelaxed));
   out.dispatched = load.dispatched_since_scrape.load(kRelaxed);
   if (out.fresh) {
     out.waiting = finite_or_zero(load.waiting.load(kRelaxed));
-    out.running = finite_or_zero(load.running.load(kRelaxed));
+    const double running = load.running.load(kRelaxed);
+    out.running = finite_or_zero(running);
     out.kv_usage = std::min(1.0, finite_or_zero(load.kv_usage.load(kRelaxed)));
-    const double queued = out.waiting + out.dispatched;
-    out.queue = queued + out.in_flight;
-    out.saturated = queued > options.saturation.queue || out.kv_usage > options.saturation.kv_cache;
+    const double since_scrape = static_cast<double>(out.in_flight) - out.in_flight_at_scrape;
+    out.backlog = std::max(0.0, out.waiting + since_scrape);
+    out.queue = std::isnan(running)
+                    ? out.waiting + out.in_flight
+                    : std::max(0.0, out.waiting + out.running - out.in_flight_at_scrape) + out.in_flight;
+    out.saturated =
+        out.backlog > options.saturation.queue || out.kv_usage > options.saturation.kv_cache;
   } else {
     out.waiting = out.running = out.kv_usage = 0;
-    out.queue = out.in_flight;
+    out.queue = out.backlog = out.in_flight;
     out.saturated = false;
   }
   out.available = load.ejected_until_ns.load(kRelaxed) <= now_ns &&

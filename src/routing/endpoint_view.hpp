@@ -25,18 +25,32 @@ struct ViewOptions {
   HealthPolicy health;
 };
 
+// The hybrid load. A scrape is up to one interval old; this gateway's own in-flight count is live.
+// The scrape's waiting + running already hold the requests that were in flight from here when it
+// was taken (in_flight_at_scrape), so the change since, in_flight - in_flight_at_scrape, is what
+// the scrape cannot see: requests sent since (still running) minus requests finished since.
+// Counting "sent since the scrape" instead made a burst of short requests load a server until the
+// next scrape although they were done.
 struct EndpointView {
   const Endpoint* endpoint = nullptr;
   std::uint32_t index = 0;  // position in the pool's endpoint list
   bool fresh = false;       // scraped metrics younger than the staleness bound
   bool available = true;    // neither ejected nor unhealthy
-  bool saturated = false;   // fresh and past a saturation threshold
+  bool saturated = false;   // fresh and backlog or KV use past its threshold
   double waiting = 0;       // scraped; 0 when stale or unreported
   double running = 0;
   double kv_usage = 0;      // 0..1
-  std::uint32_t dispatched = 0;  // sent by this gateway since the scrape
-  std::int32_t in_flight = 0;    // not yet finished, from this gateway
-  double queue = 0;  // the hybrid load: (fresh ? waiting + dispatched : 0) + in_flight
+  std::uint32_t dispatched = 0;          // sent by this gateway since the scrape (debug only)
+  std::int32_t in_flight = 0;            // not yet finished, from this gateway
+  std::int32_t in_flight_at_scrape = 0;  // the same when the scrape was requested
+  // Requests on the server now, estimated. Fresh: scraped waiting + running of everyone else
+  // (scraped minus in_flight_at_scrape, at least 0) + in_flight; without a running count, scraped
+  // waiting + in_flight. Stale: in_flight.
+  double queue = 0;
+  // Requests waiting for a slot now, estimated. Fresh: scraped waiting + (in_flight -
+  // in_flight_at_scrape), at least 0 (finished requests free slots for waiting ones). Stale:
+  // in_flight, the only signal left.
+  double backlog = 0;
   LoraMatch lora = LoraMatch::unknown;
 };
 

@@ -16,14 +16,14 @@ using Kind = PluginKind;
 const std::vector<PluginInfo>& registry() {
   static const std::vector<PluginInfo> plugins = {
       {"available-filter", Kind::filter, {}, plugins::make_available_filter},
-      {"queue-scorer", Kind::scorer, {}, plugins::make_queue_scorer},
+      {"queue-scorer", Kind::scorer, {{"scale", Unit::number, 0, 1e6, 4}}, plugins::make_queue_scorer},
       {"kv-cache-scorer", Kind::scorer, {}, plugins::make_kv_cache_scorer},
       {"lora-affinity-scorer", Kind::scorer, {}, plugins::make_lora_affinity_scorer},
       {"prefix-cache-scorer", Kind::scorer,
        {{"block_size", Unit::integer, 1, 1 << 20, 64},
         {"max_blocks", Unit::integer, 1, 1 << 16, 256},
         {"index_bytes", Unit::bytes, 4096, 64.0 * (1 << 30), 16 << 20},
-        {"hot_spot_queue", Unit::number, 0, 1e9, 8}},
+        {"hot_spot_queue", Unit::number, 0, 1e9, 2}},
        plugins::make_prefix_cache_scorer},
       {"max-score-picker", Kind::picker, {}, plugins::make_max_score_picker},
       {"round-robin", Kind::picker, {}, plugins::make_round_robin_picker},

@@ -1,10 +1,15 @@
 // "prefix-cache-scorer": the share of the prompt's leading blocks this gateway already sent to
 // each endpoint (whose KV cache probably still holds them): matched leading blocks / total
 // blocks. Parameters: block_size (bytes of canonical prompt per block, 64), max_blocks (256),
-// index_bytes (memory bound of the index, 16 MiB), hot_spot_queue (8).
-// Hot-spot guard: a warm cache is worth less than a long wait. Endpoints whose hybrid queue is
-// more than hot_spot_queue above the shortest candidate queue score 0, so a popular prefix
-// spreads once its favourite falls behind, and load wins.
+// index_bytes (memory bound of the index, 16 MiB), hot_spot_queue (2).
+// Hot-spot guard: a warm cache is worth less than a wait for a batch slot. Endpoints whose
+// backlog (requests waiting on the server now, estimated: EndpointView::backlog) is more than
+// hot_spot_queue above the smallest candidate backlog score 0, so a popular prefix spreads as soon
+// as its favourite starts queueing while another server has room, and load wins. The guard reads
+// the waiting queue, not the running count: a server with free slots serves a warm request at
+// once however many it runs, whatever its batch size (8 or 256), and a request that waits costs
+// about a slot's turnover, of the order of an uncached prefill. (With the total in-flight count
+// and a margin of 8, a warm 8-sequence server ran a full batch of queueing before load won.)
 // State: the PrefixIndex (thread-safe, see prefix_index.hpp), updated by on_dispatched.
 #include "routing/plugins/plugins.hpp"
 
@@ -40,15 +45,15 @@ class PrefixCacheScorer final : public Scorer {
     thread_local std::vector<std::uint32_t> ids, matched;
     ids.resize(n);
     matched.resize(n);
-    double min_queue = candidates[0]->queue;
+    double min_backlog = candidates[0]->backlog;
     for (std::size_t i = 0; i < n; ++i) {
       ids[i] = candidates[i]->endpoint->id;
-      min_queue = std::min(min_queue, candidates[i]->queue);
+      min_backlog = std::min(min_backlog, candidates[i]->backlog);
     }
     index_.match(request.prefix_hashes, ids, matched);
     const double total = static_cast<double>(request.prefix_hashes.size());
     for (std::size_t i = 0; i < n; ++i) {
-      const bool hot = candidates[i]->queue > min_queue + hot_spot_queue_;
+      const bool hot = candidates[i]->backlog > min_backlog + hot_spot_queue_;
       out[i] = hot ? 0.0 : matched[i] / total;
     }
   }

@@ -1,30 +1,41 @@
-// "queue-scorer": a shorter hybrid queue (scraped waiting + sent since the scrape + in flight)
-// scores higher, normalized across the candidates as the EPP does: (max - q) / (max - min);
-// all equal: 1 for everyone.
+// "queue-scorer": a lighter hybrid load (EndpointView::queue: requests on the server now,
+// estimated) scores higher: 1 - (q - min) / max(max - min, scale). The EPP normalises by the
+// spread alone, (max - q) / (max - min), so one request more than the others costs the full weight
+// and outweighs a full prefix-cache or LoRA match at any load; here a difference costs in
+// proportion to `scale` (requests, default 4) until the spread grows past it, and then the spread
+// normalises as in the EPP. All equal: 1 for everyone.
 #include "routing/plugins/plugins.hpp"
 
 #include <algorithm>
+
+#include "routing/registry.hpp"
 
 namespace infergate::plugins {
 namespace {
 
 class QueueScorer final : public Scorer {
  public:
+  explicit QueueScorer(const PluginConfig& config) : scale_(plugin_param(config, "scale")) {}
+
   std::string_view type() const noexcept override { return "queue-scorer"; }
   void score(const SchedulingRequest&, std::span<const EndpointView* const> candidates,
              std::span<double> out) const override {
     double lo = candidates.empty() ? 0 : candidates[0]->queue, hi = lo;
     for (const EndpointView* v : candidates) lo = std::min(lo, v->queue), hi = std::max(hi, v->queue);
+    const double range = std::max(hi - lo, scale_);
     for (std::size_t i = 0; i < candidates.size(); ++i) {
-      out[i] = hi == lo ? 1.0 : (hi - candidates[i]->queue) / (hi - lo);
+      out[i] = range <= 0 ? 1.0 : 1.0 - (candidates[i]->queue - lo) / range;
     }
   }
+
+ private:
+  double scale_;
 };
 
 }  // namespace
 
-std::unique_ptr<Plugin> make_queue_scorer(const PluginConfig&) {
-  return std::make_unique<QueueScorer>();
+std::unique_ptr<Plugin> make_queue_scorer(const PluginConfig& config) {
+  return std::make_unique<QueueScorer>(config);
 }
 
 }  // namespace infergate::plugins

@@ -23,36 +23,49 @@ ScrapedLoad scraped(double waiting, double running, double kv) {
 
 }  // namespace
 
-TEST_CASE("hybrid load: scraped queue + dispatched since the scrape + in flight; stale falls back") {
+TEST_CASE("hybrid load: scraped counts + this gateway's in-flight change since the scrape; stale falls back") {
+  constexpr double kUnreported = -1;
   struct Case {
     const char* name;
-    double waiting, kv;
-    int dispatched, in_flight;
+    double waiting, running, kv;
+    int at_scrape;   // this gateway's in-flight count when the scrape was requested
+    int dispatched;  // sent since the scrape (debug only: finished ones must not count)
+    int in_flight;   // now
     std::chrono::milliseconds age;
     bool fresh;
-    double queue;
+    double queue, backlog;
     bool saturated;
   };
   const Case cases[] = {
-      {"fresh idle", 0, 0.1, 0, 0, 10ms, true, 0, false},
-      {"fresh queue", 3, 0.1, 2, 1, 10ms, true, 6, false},
-      {"queue past 5", 6, 0.1, 0, 0, 10ms, true, 6, true},
-      {"dispatched pushes past 5", 4, 0.1, 2, 0, 10ms, true, 6, true},
-      {"kv past 0.8", 0, 0.85, 0, 0, 10ms, true, 0, true},
-      {"in flight alone never saturates", 0, 0.1, 0, 50, 10ms, true, 50, false},
-      {"stale: local counts only", 60, 0.99, 4, 2, 2500ms, false, 2, false},
-      {"at the staleness bound", 1, 0.1, 0, 0, 2000ms, true, 1, false},
+      {"fresh idle", 0, 0, 0.1, 0, 0, 0, 10ms, true, 0, 0, false},
+      {"the scrape already counts ours", 2, 3, 0.1, 4, 0, 4, 10ms, true, 5, 2, false},
+      {"a burst that finished since adds nothing", 0, 2, 0.1, 2, 5, 2, 10ms, true, 2, 0, false},
+      {"sent since and still running", 0, 2, 0.1, 2, 3, 5, 10ms, true, 5, 3, false},
+      {"finished since: waiting ones take the slots", 3, 8, 0.1, 8, 0, 6, 10ms, true, 9, 1, false},
+      {"other clients' load counts", 1, 6, 0.1, 2, 1, 3, 10ms, true, 8, 2, false},
+      {"requests in transit at the scrape", 0, 0, 0.1, 2, 0, 2, 10ms, true, 2, 0, false},
+      {"waiting past 5", 6, 8, 0.1, 0, 0, 0, 10ms, true, 14, 6, true},
+      {"sent since pushes past 5", 4, 8, 0.1, 8, 2, 10, 10ms, true, 14, 6, true},
+      {"kv past 0.8", 0, 0, 0.85, 0, 0, 0, 10ms, true, 0, 0, true},
+      {"in flight the scrape counted never saturates", 0, 50, 0.1, 50, 0, 50, 10ms, true, 50, 0, false},
+      {"no running count: waiting + in flight", 2, kUnreported, 0.1, 3, 1, 4, 10ms, true, 6, 3, false},
+      {"stale: local counts only", 60, 8, 0.99, 0, 4, 2, 2500ms, false, 2, 2, false},
+      {"at the staleness bound", 1, 1, 0.1, 0, 0, 0, 2000ms, true, 2, 1, false},
   };
   for (const Case& c : cases) {
     CAPTURE(c.name);
     Endpoint e(HostPort{"127.0.0.1", 1});
-    record_scrape(e, scraped(c.waiting, 1, c.kv), t0);
+    ScrapedLoad s = scraped(c.waiting, c.running, c.kv);
+    if (c.running == kUnreported) s.running.reset();
+    e.load.in_flight_at_scrape = c.at_scrape;
+    record_scrape(e, s, t0);
     for (int i = 0; i < c.dispatched; ++i) note_dispatch(e);
     e.in_flight = c.in_flight;
     EndpointView v;
     read_view(e, 0, t0 + c.age, ViewOptions{}, "", v);
     CHECK(v.fresh == c.fresh);
     CHECK(v.queue == doctest::Approx(c.queue));
+    CHECK(v.backlog == doctest::Approx(c.backlog));
     CHECK(v.saturated == c.saturated);
     CHECK(v.dispatched == static_cast<std::uint32_t>(c.dispatched));
   }

@@ -131,7 +131,9 @@ TEST_CASE("prefix-cache-scorer: matched share, hot-spot guard, index fed by disp
   RequestFacts warm = chat({{"system", system}, {"user", "first question here"}});
   RequestFacts cold = chat({{"system", system}, {"user", "another question...!"}});
   struct Case {
-    std::vector<double> queues;
+    const char* what;
+    std::vector<double> backlogs;  // requests waiting on each server (EndpointView::backlog)
+    std::vector<double> queues;    // requests on each server: the guard ignores them
     std::vector<double> expected;  // the warm endpoint is candidate 0
   };
   Fleet fleet({with_queue(0), with_queue(0), with_queue(0)});
@@ -147,18 +149,46 @@ TEST_CASE("prefix-cache-scorer: matched share, hot-spot guard, index fed by disp
   scorer->prepare(cold_request);
   const double cold_total = static_cast<double>(cold_request.prefix_hashes.size());
   const std::vector<Case> cases = {
-      {{0, 0, 0}, {1.0, 0.0, 0.0}},
-      {{4, 0, 0}, {1.0, 0.0, 0.0}},  // 4 above the shortest: still within the guard
-      {{5, 0, 1}, {0.0, 0.0, 0.0}},  // far ahead: load wins
+      {"idle", {0, 0, 0}, {0, 0, 0}, {1.0, 0.0, 0.0}},
+      {"busier but nobody waits", {0, 0, 0}, {7, 0, 0}, {1.0, 0.0, 0.0}},
+      {"4 waiting above the shortest: within the guard", {4, 0, 0}, {12, 0, 0}, {1.0, 0.0, 0.0}},
+      {"5 above: load wins", {5, 0, 1}, {13, 8, 9}, {0.0, 0.0, 0.0}},
+      {"everyone queues alike", {6, 6, 5}, {14, 14, 13}, {1.0, 0.0, 0.0}},
   };
   for (const Case& c : cases) {
-    for (std::size_t i = 0; i < 3; ++i) fleet.views[i].queue = c.queues[i];
+    CAPTURE(c.what);
+    for (std::size_t i = 0; i < 3; ++i) {
+      fleet.views[i].backlog = c.backlogs[i];
+      fleet.views[i].queue = c.queues[i];
+    }
     auto r = request_for(warm);
     CHECK(score(*scorer, r, fleet) == c.expected);
   }
-  for (auto& v : fleet.views) v.queue = 0;
+  for (auto& v : fleet.views) v.queue = v.backlog = 0;
   auto r = request_for(cold);
   const auto got = score(*scorer, r, fleet);
   CHECK(got[0] == doctest::Approx(shared / cold_total));
   CHECK(got[1] == 0.0);
+}
+
+TEST_CASE("prefix-cache-scorer: the default guard gives up a warm server 3 waiting requests ahead") {
+  auto scorer = make_plugin<Scorer>("prefix-cache-scorer", {{"block_size", 8}});
+  const RequestFacts facts = chat({{"system", std::string(64, 'x')}, {"user", "a question"}});
+  Fleet fleet({with_queue(0), with_queue(0)});
+  auto request = request_for(facts);
+  scorer->prepare(request);
+  scorer->on_dispatched(*fleet.endpoints[0], {request.prefix_hashes, "m"});
+  struct Case {
+    double warm_backlog, other_backlog;
+    double expected;  // the warm endpoint's score
+  };
+  const Case cases[] = {{0, 0, 1.0}, {2, 0, 1.0}, {3, 0, 0.0}, {3, 1, 1.0}, {10, 7, 0.0}};
+  for (const Case& c : cases) {
+    CAPTURE(c.warm_backlog);
+    CAPTURE(c.other_backlog);
+    fleet.views[0].backlog = c.warm_backlog;
+    fleet.views[1].backlog = c.other_backlog;
+    auto r = request_for(facts);
+    CHECK(score(*scorer, r, fleet)[0] == c.expected);
+  }
 }

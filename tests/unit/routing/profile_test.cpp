@@ -265,3 +265,103 @@ TEST_CASE("workers schedule and dispatch while the control thread publishes scra
   for (const auto& e : eps) CHECK(e->in_flight == 0);
   CHECK(render_endpoints_json(*snapshot, SteadyClock::now()).size() > 100);
 }
+
+namespace {
+
+// One scrape with every signal given. This gateway is the only client: its in-flight count is
+// the running count, all of it seen by the scrape.
+void scrape_full(Endpoint& e, double waiting, double running, double kv) {
+  ScrapedLoad s;
+  s.waiting = waiting;
+  s.running = running;
+  s.kv_usage = kv;
+  e.in_flight = static_cast<std::int32_t>(running + waiting);
+  e.load.in_flight_at_scrape = e.in_flight.load();
+  record_scrape(e, s, t0);
+}
+
+}  // namespace
+
+TEST_CASE("default profile: a warm prefix beats a small load difference; load wins once it queues") {
+  const SnapshotPtr snapshot = build_snapshot(fleet_config(3));
+  const auto& eps = snapshot->pools[0]->endpoints;
+  // The same system prompt, another question: about 60% of the blocks match.
+  const std::string system(512, 's'), question_a(300, 'a'), question_b(300, 'b');
+  RequestFacts earlier;
+  earlier.model = "m";
+  earlier.prompt = {{"system", system}, {"user", question_a}};
+  RequestFacts facts;
+  facts.model = "m";
+  facts.prompt = {{"system", system}, {"user", question_b}};
+  RequestContext request;
+  request.facts = &earlier;
+  Rng rng(5);
+  for (const auto& e : eps) scrape_full(*e, 0, 0, 0);
+  const auto warmup = schedule(*snapshot, request, rng, 3, t0 + 10ms);
+  REQUIRE(warmup.has_value());
+  record_dispatch(*warmup, *eps[0]);  // endpoint 1 holds the earlier prompt's blocks
+  request.facts = &facts;
+
+  struct Case {
+    const char* what;
+    std::vector<double> waiting, running, kv;
+    bool warm_wins;
+  };
+  // Score = 2 queue + 2 (1 - kv) + 3 prefix. With the EPP's min-max queue score, one request more
+  // cost the warm server 2 points and it lost the second and third cases.
+  const Case cases[] = {
+      {"equal load", {0, 0, 0}, {1, 1, 1}, {0.2, 0.2, 0.2}, true},
+      {"warm runs one more", {0, 0, 0}, {2, 1, 1}, {0.25, 0.2, 0.2}, true},
+      {"warm runs two more", {0, 0, 0}, {3, 1, 1}, {0.3, 0.2, 0.2}, true},
+      {"warm has 3 waiting, the others room", {3, 0, 0}, {8, 5, 5}, {0.6, 0.5, 0.5}, false},
+      {"everyone waits, the warm one a little more", {4, 3, 3}, {8, 8, 8}, {0.7, 0.7, 0.7}, true},
+      {"warm far busier though nobody waits", {0, 0, 0}, {30, 1, 1}, {0.9, 0.1, 0.1}, false},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.what);
+    for (std::size_t i = 0; i < 3; ++i) scrape_full(*eps[i], c.waiting[i], c.running[i], c.kv[i]);
+    for (int round = 0; round < 5; ++round) {
+      const auto d = schedule(*snapshot, request, rng, 3, t0 + 10ms);
+      REQUIRE(d.has_value());
+      CHECK((d->endpoints[0] == eps[0]) == c.warm_wins);
+    }
+  }
+  for (const auto& e : eps) e->in_flight = 0;
+}
+
+TEST_CASE("default profile: the adapter's server wins with one request more (weight 1 against 2 + 2)") {
+  const SnapshotPtr snapshot = build_snapshot(fleet_config(3));
+  const auto& eps = snapshot->pools[0]->endpoints;
+  struct Case {
+    std::vector<double> running;
+    bool adapter_wins;
+  };
+  // KV use grows with the running count here: two requests more cost 2 x 2/4 + 2 x 0.2 > 1.
+  const Case cases[] = {{{1, 1, 1}, true}, {{1, 1, 2}, true}, {{1, 1, 3}, false}, {{0, 0, 6}, false}};
+  RequestFacts facts;
+  facts.model = "adapter";
+  RequestContext request;
+  request.facts = &facts;
+  Rng rng(6);
+  for (const Case& c : cases) {
+    CAPTURE(c.running[2]);
+    for (std::size_t i = 0; i < 3; ++i) {
+      ScrapedLoad s;
+      s.waiting = 0;
+      s.running = c.running[i];
+      s.kv_usage = 0.1 * c.running[i];
+      s.has_lora_info = true;
+      s.max_loras = 1;
+      s.running_loras = {i == 2 ? "lora-a" : "lora-b"};
+      eps[i]->in_flight = static_cast<std::int32_t>(c.running[i]);
+      eps[i]->load.in_flight_at_scrape = eps[i]->in_flight.load();
+      record_scrape(*eps[i], s, t0);
+    }
+    for (int round = 0; round < 5; ++round) {
+      const auto d = schedule(*snapshot, request, rng, 3, t0 + 10ms);
+      REQUIRE(d.has_value());
+      CHECK((d->endpoints[0] == eps[2]) == c.adapter_wins);
+    }
+  }
+  for (const auto& e : eps) e->in_flight = 0;
+}
