@@ -93,7 +93,8 @@ ClusterAccess in_cluster_access(const std::string& sa_dir) {
   if (dir.empty()) dir = "/var/run/secrets/kubernetes.io/serviceaccount";
   std::string host = env("KUBERNETES_SERVICE_HOST"), port = env("KUBERNETES_SERVICE_PORT");
   if (host.empty() || port.empty())
-    throw AccessError("in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set");
+    throw AccessError(
+        "in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set");
   fs::path base(dir);
   ClusterAccess access;
   access.server = "https://" + host_for_url(host) + ":" + port;
@@ -183,7 +184,8 @@ ClusterAccess default_access(const std::string& kubeconfig_path) {
     if (fs::exists(path, ec)) return kubeconfig_access(path.string());
   }
   throw AccessError(
-      "no cluster access: give --kubeconfig, set KUBECONFIG, or run in a pod (KUBERNETES_SERVICE_HOST)");
+      "no cluster access: give --kubeconfig, set KUBECONFIG, or run in a pod "
+      "(KUBERNETES_SERVICE_HOST)");
 }
 
 std::string ResourceKind::api_version() const {

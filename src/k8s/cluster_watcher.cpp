@@ -34,10 +34,14 @@ constexpr auto kShortWatch = std::chrono::seconds(1);
 struct Reflector {
   Reflector(net::io_context& io, ClusterWatcher::Id id_, ResourceKind kind_, WatchScope scope_,
             ChangeCallback on_change_, const WatchTuning& tuning, std::uint64_t seed)
-      : id(id_), kind(std::move(kind_)), scope(std::move(scope_)),
-        on_change(std::move(on_change_)), name(kind.display() +
-                                               (scope.namespace_name.empty() ? "" : " ns=" + scope.namespace_name)),
-        backoff(tuning.backoff_initial, tuning.backoff_max, seed), timer(io) {}
+      : id(id_),
+        kind(std::move(kind_)),
+        scope(std::move(scope_)),
+        on_change(std::move(on_change_)),
+        name(kind.display() +
+             (scope.namespace_name.empty() ? "" : " ns=" + scope.namespace_name)),
+        backoff(tuning.backoff_initial, tuning.backoff_max, seed),
+        timer(io) {}
 
   const ClusterWatcher::Id id;
   const ResourceKind kind;
@@ -130,8 +134,8 @@ struct ClusterWatcher::Impl {
     } else if (reply.status == 403) {
       r.state = SourceState::denied;
       log().error(
-          "{} forbidden (403) resource={}: RBAC must allow verb={} on resource={} apiGroup=\"{}\"{} "
-          "message=\"{}\"",
+          "{} forbidden (403) resource={}: RBAC must allow verb={} on resource={} "
+          "apiGroup=\"{}\"{} message=\"{}\"",
           verb, r.name, verb, r.kind.plural, r.kind.group,
           r.scope.namespace_name.empty() ? " (cluster-wide: a ClusterRole)"
                                          : " in namespace=" + r.scope.namespace_name,

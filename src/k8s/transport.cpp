@@ -183,7 +183,8 @@ net::awaitable<HttpReply> read_stream(Stream& stream, Connection& conn,
       }
     }
     if (ec) {
-      reply.error = describe(ec == beast::error::timeout ? "read (idle or watch timeout)" : "read", ec);
+      const char* step = ec == beast::error::timeout ? "read (idle or watch timeout)" : "read";
+      reply.error = describe(step, ec);
       co_return reply;
     }
   }
@@ -195,7 +196,9 @@ net::awaitable<HttpReply> read_stream(Stream& stream, Connection& conn,
 
 struct Transport::Impl {
   explicit Impl(ClusterAccess a)
-      : access(std::move(a)), url(parse_server(access.server)), token(access.token, access.token_file) {
+      : access(std::move(a)),
+        url(parse_server(access.server)),
+        token(access.token, access.token_file) {
     if (url.tls) make_tls_context(access);  // report bad material now
     verify_name = access.tls_server_name.empty() ? url.host : access.tls_server_name;
   }

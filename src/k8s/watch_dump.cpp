@@ -89,7 +89,8 @@ int usage(const std::string& error) {
   std::cerr << "k8s-watch-dump: " << error
             << "\nusage: k8s-watch-dump [--kubeconfig PATH [--context NAME] | --in-cluster] "
                "[--page-size N] [--backoff-ms N] [--backoff-max-ms N] [--absent-recheck-ms N] "
-               "[--idle-ms N] [--watch-timeout-s N] [--request-timeout-ms N] [--log-level L] [--summary] "
+               "[--idle-ms N] [--watch-timeout-s N] [--request-timeout-ms N] [--log-level L] "
+               "[--summary] "
                "RESOURCE...\n";
   return 2;
 }
@@ -123,7 +124,8 @@ int main(int argc, char** argv) {
       else if (arg == "--idle-ms") tuning.watch_idle_timeout = ms(std::stol(value()));
       else if (arg == "--request-timeout-ms") tuning.request_timeout = ms(std::stol(value()));
       else if (arg == "--watch-timeout-s")
-        tuning.watch_timeout_min = tuning.watch_timeout_max = std::chrono::seconds(std::stol(value()));
+        tuning.watch_timeout_min = tuning.watch_timeout_max =
+            std::chrono::seconds(std::stol(value()));
       else if (arg == "--log-level") spdlog::set_level(spdlog::level::from_str(value()));
       else if (arg.starts_with("--")) return usage("unknown option " + arg);
       else specs.push_back(parse_spec(arg));

@@ -1,7 +1,8 @@
-// The Kubernetes API client: how to reach the API server (ClusterAccess), and a ClusterWatcher that
-// keeps a local copy of chosen resources in sync with the reflector pattern (list with paging, then
-// watch with bookmarks; relist on 410; resume a dropped watch from the last resourceVersion; back off
-// with jitter on errors; a resource whose CRD is absent is disabled and looked for again later).
+// The Kubernetes API client: how to reach the API server (ClusterAccess), and a ClusterWatcher
+// that keeps a local copy of chosen resources in sync with the reflector pattern (list with
+// paging, then watch with bookmarks; relist on 410; resume a dropped watch from the last
+// resourceVersion; back off with jitter on errors; a resource whose CRD is absent is disabled and
+// looked for again later).
 //
 // No Beast or Asio here: the transport lives in src/k8s/*.cpp.
 #pragma once
@@ -48,13 +49,13 @@ ClusterAccess in_cluster_access(const std::string& sa_dir = {});
 
 // Access described by a kubeconfig file: `context` (empty: current-context) -> cluster
 // (server, certificate-authority[-data], insecure-skip-tls-verify, tls-server-name) and user
-// (token, tokenFile, client-certificate[-data], client-key[-data]). Relative file paths are relative
-// to the kubeconfig's directory. Throws AccessError naming the file and what is wrong (unreadable,
-// not YAML, unknown context, exec/auth-provider plugins, which are not supported).
+// (token, tokenFile, client-certificate[-data], client-key[-data]). Relative file paths are
+// relative to the kubeconfig's directory. Throws AccessError naming the file and what is wrong
+// (unreadable, not YAML, unknown context, exec/auth-provider plugins, which are not supported).
 ClusterAccess kubeconfig_access(const std::string& path, const std::string& context = {});
 
-// client-go's order: `kubeconfig_path` if given, else the first file of $KUBECONFIG, else in-cluster
-// when $KUBERNETES_SERVICE_HOST is set, else ~/.kube/config. Throws AccessError.
+// client-go's order: `kubeconfig_path` if given, else the first file of $KUBECONFIG, else
+// in-cluster when $KUBERNETES_SERVICE_HOST is set, else ~/.kube/config. Throws AccessError.
 ClusterAccess default_access(const std::string& kubeconfig_path = {});
 
 // One resource type of the API, e.g. {"inference.networking.k8s.io", "v1", "inferencepools"} or
@@ -78,8 +79,8 @@ struct WatchScope {
 
 // The current objects of one reflector: key "namespace/name" (just "name" for cluster-scoped
 // resources) -> the object's JSON exactly as the server sent it (minified). Items of a list
-// response may lack `kind`/`apiVersion` (the API server omits them for built-in types): decode by the
-// ResourceKind you registered.
+// response may lack `kind`/`apiVersion` (the API server omits them for built-in types): decode by
+// the ResourceKind you registered.
 using ObjectMap = std::map<std::string, std::string>;
 
 // Called on the watcher's thread with the whole current object set after each change (changes that
@@ -104,8 +105,8 @@ struct WatchTuning {
                                                           //   connecting a watch
   std::chrono::seconds watch_timeout_min{300};            // timeoutSeconds of each watch is random
   std::chrono::seconds watch_timeout_max{600};            //   in [min, max], like client-go
-  std::chrono::milliseconds watch_idle_timeout{150'000};  // no byte for this long: reconnect (bookmarks
-                                                          //   normally arrive about every minute)
+  std::chrono::milliseconds watch_idle_timeout{150'000};  // no byte for this long: reconnect
+                                                          //   (bookmarks come about every minute)
   std::chrono::milliseconds backoff_initial{800};         // first wait after an error
   std::chrono::milliseconds backoff_max{30'000};          // cap of the exponential backoff
   std::chrono::milliseconds absent_recheck{30'000};       // how often an absent CRD is looked for
