@@ -354,14 +354,15 @@ class ApiRequests:
                     next_bookmark = last_bookmark + self.faults.bookmark_interval
                     if wid in self.drop_set or not rtype.installed:
                         break
-                    if self.store.rv > cursor or (deadline and now >= deadline):
+                    stalled = self.faults.stall_watches  # a silent, half-dead connection
+                    if not stalled and self.store.rv > cursor or deadline and now >= deadline:
                         break
-                    if bookmarks and now >= next_bookmark:
+                    if bookmarks and not stalled and now >= next_bookmark:
                         break
-                    wake = min(x for x in (deadline, next_bookmark if bookmarks else None,
-                                           now + 0.5) if x)
+                    wake = min(x for x in (deadline, next_bookmark
+                                           if bookmarks and not stalled else None, now + 0.5) if x)
                     self.store.cond.wait(max(0.0, wake - now))
-                    if self.store.rv <= cursor and _peer_closed(sock):
+                    if (stalled or self.store.rv <= cursor) and _peer_closed(sock):
                         raise _Dropped()
                 if wid in self.drop_set:
                     return self._drop(h, self.drop_set[wid])

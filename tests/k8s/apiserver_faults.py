@@ -23,6 +23,7 @@ class Faults:
         self.watch_410 = watch_410
         self.bookmark_interval = bookmark_interval
         self.watch_max_seconds = 0.0
+        self.stall_watches = False
         self.fail = []  # [{"status", "count", "match", "path_contains", "retry_after"}]
         self.forbid = []
 
@@ -41,6 +42,8 @@ class Faults:
                 self.watch_410 = cfg["watch_410"]
             if "bookmark_interval" in cfg:
                 self.bookmark_interval = float(cfg["bookmark_interval"])
+            if "stall_watches" in cfg:
+                self.stall_watches = bool(cfg["stall_watches"])
             if "watch_max_seconds" in cfg:
                 self.watch_max_seconds = float(cfg["watch_max_seconds"] or 0)
             for rule in cfg.get("fail", []):
@@ -56,6 +59,7 @@ class Faults:
         with self.lock:
             self.split, self.delay_ms, self.fail, self.forbid = None, 0, [], []
             self.watch_max_seconds = 0.0
+            self.stall_watches = False
 
     def take_failure(self, verb, path):
         with self.lock:

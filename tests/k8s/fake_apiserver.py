@@ -51,6 +51,8 @@ CONTROL API (plain HTTP JSON on the control port; every answer is JSON)
                                  "delay_ms": 0, "watch_410": "event"|"http", "bookmark_interval": 0.2,
                                  "watch_max_seconds": 2 (the server ends every watch after that long,
                                  cleanly, like kube-apiserver's --min-request-timeout; 0: never),
+                                 "stall_watches": true (open watches send nothing, not even
+                                 bookmarks, until set false; the events are delivered then),
                                  "fail": [{"status": 500|429|..., "count": N, "match": "any"|"list"|
                                  "watch"|"get"|"write", "path_contains": "...", "retry_after": 1}]}
                                  (fail rules are appended; each answers `count` requests then expires)
@@ -316,6 +318,8 @@ class FakeApiServer(ApiRequests):
 
     def set_faults(self, **cfg):
         self.faults.update(cfg)
+        with self.store.cond:
+            self.store.cond.notify_all()  # open watches see new bookmark/stall settings now
 
     def fail_next(self, count, status=500, match="any", retry_after=None, path_contains=""):
         self.faults.update({"fail": [{"status": status, "count": count, "match": match,

@@ -451,6 +451,30 @@ class WatchTest(ServerTest):
         again = self.c.get(f"/api/v1/pods?watch=1&resourceVersion={rv}")
         self.assertEqual(again.events()[0]["object"]["code"], 410)
 
+    def test_stalled_watch_is_silent_then_catches_up(self):
+        import threading
+        rv = self.srv.resource_version()
+        got = []
+
+        def read():
+            for line in watch_lines(self.c, f"/api/v1/pods?watch=1&resourceVersion={rv}"
+                                            "&allowWatchBookmarks=true&timeoutSeconds=3"):
+                got.append(json.loads(line)["type"])
+                if got[-1] == "ADDED":
+                    return
+        self.srv.set_faults(stall_watches=True, bookmark_interval=0.05)
+        t = threading.Thread(target=read)
+        t.start()
+        self.srv.wait_until(lambda s: s["watches_open"] == 1)
+        self.srv.apply(pod("a"))
+        t.join(0.5)
+        self.assertTrue(t.is_alive())
+        self.assertEqual(got, [])  # neither the event nor a bookmark
+        self.srv.set_faults(stall_watches=False)
+        self.srv.apply(pod("b"))  # wakes the watch
+        t.join(5)
+        self.assertEqual(got[-1], "ADDED")
+
     def test_server_side_watch_limit_ends_cleanly(self):
         self.srv.set_faults(watch_max_seconds=0.3)
         t = time.monotonic()
