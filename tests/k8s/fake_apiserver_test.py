@@ -172,6 +172,7 @@ class MiniReflector:
     def __init__(self, client, path):
         self.c, self.path = client, path
         self.state, self.rv, self.relists, self.resumes = {}, None, 0, 0
+        self.until = float("inf")
 
     def relist(self):
         self.relists += 1
@@ -189,12 +190,13 @@ class MiniReflector:
         self.state = {o["metadata"]["name"]: o for o in items}
         self.rv = page["metadata"]["resourceVersion"]
 
-    def run(self, until):
+    def run(self):
+        """Until `self.until` (set by the test) has passed at the end of a watch."""
         self.relist()
-        while time.monotonic() < until:
+        while time.monotonic() < self.until:
             expired = False
             for line in watch_lines(self.c, f"{self.path}?watch=1&resourceVersion={self.rv}"
-                                            "&allowWatchBookmarks=true&timeoutSeconds=2"):
+                                            "&allowWatchBookmarks=true&timeoutSeconds=0.5"):
                 ev = json.loads(line)
                 obj = ev["object"]
                 if ev["type"] in ("ERROR", "HTTP"):
@@ -364,7 +366,7 @@ class WatchTest(ServerTest):
         self.srv.apply(pod("a"))
         self.srv.apply(pod("a", ip="10.0.0.2"))
         self.srv.delete("v1", "Pod", "a")
-        r = self.c.get(f"/api/v1/pods?watch=1&resourceVersion={rv}&timeoutSeconds=1")
+        r = self.c.get(f"/api/v1/pods?watch=1&resourceVersion={rv}&timeoutSeconds=0.3")
         self.assertTrue(r.complete)
         evs = r.events()
         self.assertEqual([e["type"] for e in evs], ["ADDED", "MODIFIED", "DELETED"])
@@ -376,18 +378,18 @@ class WatchTest(ServerTest):
     def test_watch_without_resource_version_starts_with_the_state(self):
         self.srv.apply(pod("a"))
         self.srv.apply(pod("b"))
-        r = self.c.get("/api/v1/namespaces/default/pods?watch=true&timeoutSeconds=1")
+        r = self.c.get("/api/v1/namespaces/default/pods?watch=true&timeoutSeconds=0.3")
         self.assertEqual([(e["type"], e["object"]["metadata"]["name"]) for e in r.events()],
                          [("ADDED", "a"), ("ADDED", "b")])
 
     def test_live_events_and_bookmarks(self):
         rv = self.srv.resource_version()
-        self.srv.set_faults(bookmark_interval=0.2)
+        self.srv.set_faults(bookmark_interval=0.1)
 
         def change():
             self.srv.apply(pod("live"))
         r = self.c.get(f"/api/v1/pods?watch=1&resourceVersion={rv}&allowWatchBookmarks=true"
-                       "&timeoutSeconds=1", on_head=change)
+                       "&timeoutSeconds=0.5", on_head=change)
         evs = r.events()
         self.assertEqual(evs[0]["type"], "ADDED")
         marks = [e for e in evs if e["type"] == "BOOKMARK"]
@@ -396,14 +398,14 @@ class WatchTest(ServerTest):
             "resourceVersion": self.srv.resource_version()}})
 
     def test_no_bookmarks_unless_asked(self):
-        r = self.c.get("/api/v1/pods?watch=1&timeoutSeconds=1")
+        r = self.c.get("/api/v1/pods?watch=1&timeoutSeconds=0.5")
         self.assertTrue(r.complete)
         self.assertEqual(r.events(), [])
 
     def test_send_initial_events_ends_with_annotated_bookmark(self):
         self.srv.apply(pod("a"))
         r = self.c.get("/api/v1/pods?watch=1&sendInitialEvents=true&allowWatchBookmarks=true"
-                       "&resourceVersionMatch=NotOlderThan&timeoutSeconds=1")
+                       "&resourceVersionMatch=NotOlderThan&timeoutSeconds=0.3")
         evs = r.events()
         self.assertEqual(evs[0]["type"], "ADDED")
         self.assertEqual(evs[1]["type"], "BOOKMARK")
@@ -445,7 +447,7 @@ class WatchTest(ServerTest):
             self.srv.apply(pod("a"))
             self.srv.compact()
             self.srv.apply(pod("b"))
-        r = self.c.get(f"/api/v1/pods?watch=1&resourceVersion={rv}&timeoutSeconds=1",
+        r = self.c.get(f"/api/v1/pods?watch=1&resourceVersion={rv}&timeoutSeconds=0.5",
                        on_head=churn)
         self.assertEqual([e["object"]["metadata"]["name"] for e in r.events()], ["a", "b"])
         again = self.c.get(f"/api/v1/pods?watch=1&resourceVersion={rv}")
@@ -549,9 +551,9 @@ class WatchTest(ServerTest):
 
         def watch(path, key):
             results[key] = RawClient(self.srv).get(path)
-        pods = threading.Thread(target=watch, args=("/api/v1/pods?watch=1&timeoutSeconds=2", "pods"))
+        pods = threading.Thread(target=watch, args=("/api/v1/pods?watch=1&timeoutSeconds=5", "pods"))
         routes = threading.Thread(target=watch, args=(
-            "/apis/gateway.networking.k8s.io/v1/httproutes?watch=1&timeoutSeconds=2", "routes"))
+            "/apis/gateway.networking.k8s.io/v1/httproutes?watch=1&timeoutSeconds=0.7", "routes"))
         pods.start()
         routes.start()
         st = self.srv.wait_until(lambda s: s["watches_open"] == 2)
@@ -630,8 +632,7 @@ class ConvergenceTest(ServerTest):
         for i in range(10):
             self.srv.apply(pod(f"p{i}", ip=f"10.0.0.{i}"))
         reflector = MiniReflector(self.c, "/api/v1/namespaces/default/pods")
-        stop_at = time.monotonic() + 3.0
-        t = threading.Thread(target=reflector.run, args=(stop_at,))
+        t = threading.Thread(target=reflector.run)
         t.start()
         for step in range(300):
             name = f"p{rng.randrange(20)}"
@@ -648,6 +649,7 @@ class ConvergenceTest(ServerTest):
                 self.srv.compact()
                 self.srv.set_faults(delay_ms=0)
             time.sleep(0.002)
+        reflector.until = time.monotonic() + 0.7  # at least one whole watch after the last change
         t.join(timeout=20)
         self.assertFalse(t.is_alive())
         want = {o["metadata"]["name"]: o for o in self.srv.list_objects("v1", "Pod", "default")}
