@@ -66,16 +66,17 @@ CONTROL API (plain HTTP JSON on the control port; every answer is JSON)
   POST   /control/reset-counts   zero the counters and the request log
   counts keys: requests lists continues gets watches creates updates patches deletes status_writes
   discovery unauthorized forbidden not_found gone expired_events error_events throttled errors
-  bookmarks events
-  watches_dropped tls_failures token_auth cert_auth
+  bookmarks events watches_dropped tls_failures token_auth cert_auth
 
 PYTHON API (import with tests/k8s on sys.path)
   srv = FakeApiServer(tls=True, tokens=("fake-token",), ...).start()   # also a context manager
   srv.url  srv.control_url  srv.ca_path  srv.ca (CertPair)  srv.client_cert(name, org)
   srv.apply(obj)  srv.delete(api_version, kind, name, namespace)  srv.get(...)  srv.list_objects(...)
-  srv.drop_watches(mode, resource=None)  srv.compact(keep=0)  srv.set_tokens([...])  srv.set_client_cert_auth(b)
+  srv.drop_watches(mode, resource=None)  srv.compact(keep=0)  srv.resource_version()
+  srv.set_tokens([...])  srv.set_client_cert_auth(bool)
   srv.set_crd(group, version, plural, installed, kind=None, namespaced=True)
-  srv.set_faults(split=..., delay_ms=..., watch_410=..., bookmark_interval=..., fail=[...])
+  srv.set_faults(split=..., delay_ms=..., watch_410=..., bookmark_interval=..., fail=[...],
+                 watch_max_seconds=..., stall_watches=...)
   srv.fail_next(count, status=500, match="any", retry_after=None)  srv.clear_faults()
   srv.forbid(rules)  srv.state()  srv.reset_counts()  srv.wait_until(pred, timeout)
   srv.write_kubeconfig(path, ...)  srv.service_account_dir(dir)  srv.stop()
@@ -108,6 +109,15 @@ SEMANTICS (what a client can rely on)
     the terminating chunk. With a labelSelector, an object leaving the selection arrives as DELETED
     and one entering it as ADDED. Events are newline-terminated JSON, each in its own HTTP chunk
     (split across several chunks and socket writes when the split fault is on).
+  - labelSelector: a=b, a==b, a!=b, a in (x,y), a notin (x,y), a, !a. fieldSelector: any dotted
+    path (metadata.name, status.phase, spec.nodeName...) with =, ==, !=. A watch on a named object
+    (.../pods/NAME?watch=1) is a metadata.name field selector.
+  - Writes through the API: POST (201; 409 if it exists), PUT (409 on a stale
+    metadata.resourceVersion), PATCH (merge, strategic-merge and apply-patch content types, all as
+    a JSON merge patch), DELETE; PUT/PATCH on .../NAME/status change only status and are recorded
+    in state()["status_writes"].
+  - Discovery (/api, /api/v1, /apis, /apis/G, /apis/G/V) lists installed types only. /healthz,
+    /readyz, /livez and /version need no credentials; everything else does (401 Status otherwise).
   - Separate API versions of a group are separate stores (no conversion between them).
   - Objects may be applied to a type that is not installed; they become visible when it is.
 """
