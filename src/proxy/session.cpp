@@ -31,6 +31,7 @@ constexpr std::string_view kDroppedNoEndpoints = "rejected-no-endpoints";
 constexpr std::string_view kDroppedQueueFull = "rejected-queue-full";
 constexpr std::string_view kDroppedTtl = "rejected-ttl-expired";
 constexpr std::string_view kDroppedDisplaced = "evicted-priority";
+constexpr std::string_view kDroppedShuttingDown = "rejected-shutting-down";
 
 // `created` of every model in /v1/models: when this process started.
 const std::time_t kStarted = std::time(nullptr);
@@ -114,6 +115,8 @@ void Session::on_drain() {
     expired_ = Phase::idle;
     boost::system::error_code ignored;
     client_.cancel(ignored);
+  } else if (phase_ == Phase::queued && ticket_) {
+    ticket_->timer.cancel();  // its wait ends now: 503 shutting_down, retry elsewhere
   }
 }
 
@@ -377,6 +380,10 @@ net::awaitable<std::optional<ErrorKind>> Session::wait_in_queue() {
   start_client_read();
   phase_ = Phase::queued;
   deadline_ = Clock::time_point::max();  // the queue's max_wait bounds the wait, not the watchdog
+  if (worker_.draining()) {
+    drop_reason_ = kDroppedShuttingDown;
+    co_return ErrorKind::shutting_down;
+  }
   ticket_ = std::make_shared<WaitTicket>(client_.get_executor());
   // A copy: scheduling again replaces snapshot_, which owns the pool's name.
   std::string pool = decision_value_.target->pool->name;
@@ -388,7 +395,7 @@ net::awaitable<std::optional<ErrorKind>> Session::wait_in_queue() {
     ticket_->timer.expires_at(ticket_->deadline());
     auto wait = ticket_->timer.async_wait(kTuple);
     co_await std::move(wait);
-    switch (room.settle(*ticket_, client_gone_, Clock::now())) {
+    switch (room.settle(*ticket_, client_gone_, worker_.draining(), Clock::now())) {
       case WaitOutcome::waiting:
         continue;  // a late wake from an earlier turn
       case WaitOutcome::cancelled:
@@ -399,6 +406,9 @@ net::awaitable<std::optional<ErrorKind>> Session::wait_in_queue() {
       case WaitOutcome::expired:
         drop_reason_ = kDroppedTtl;
         co_return ErrorKind::queue_full;
+      case WaitOutcome::shut_down:
+        drop_reason_ = kDroppedShuttingDown;
+        co_return ErrorKind::shutting_down;
       case WaitOutcome::admitted:
         break;
     }

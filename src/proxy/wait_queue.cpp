@@ -24,6 +24,7 @@ constexpr std::string_view kRejectedCapacity = "RejectedCapacity";
 constexpr std::string_view kEvictedTtl = "EvictedTTL";
 constexpr std::string_view kEvictedCancelled = "EvictedContextCancelled";
 constexpr std::string_view kEvictedDisplaced = "EvictedDisplaced";
+constexpr std::string_view kEvictedOther = "EvictedOther";
 
 const prometheus::Histogram::BucketBoundaries kWaitBuckets{
     0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
@@ -124,10 +125,10 @@ bool WaitRoom::enqueue(const TicketPtr& ticket, const Pool& pool, int priority, 
   return true;
 }
 
-WaitOutcome WaitRoom::settle(WaitTicket& ticket, bool client_gone, SteadyTime now) {
+WaitOutcome WaitRoom::settle(WaitTicket& ticket, bool client_gone, bool draining, SteadyTime now) {
   std::lock_guard lock(mutex_);
   if (ticket.outcome_ != WaitOutcome::waiting) return ticket.outcome_;
-  if (!client_gone && now < ticket.deadline_) return WaitOutcome::waiting;
+  if (!client_gone && !draining && now < ticket.deadline_) return WaitOutcome::waiting;
   const auto it = queues_.find(ticket.pool_);
   if (it == queues_.end()) return ticket.outcome_;
   PoolQueue& q = *it->second;
@@ -135,8 +136,11 @@ WaitOutcome WaitRoom::settle(WaitTicket& ticket, bool client_gone, SteadyTime no
   q.tickets.erase(ticket.entry_.id);
   waiting_.fetch_sub(1, std::memory_order_relaxed);
   set_gauge(q, ticket.entry_.priority);
-  observe(q, ticket, client_gone ? kEvictedCancelled : kEvictedTtl, now);
-  ticket.outcome_ = client_gone ? WaitOutcome::cancelled : WaitOutcome::expired;
+  ticket.outcome_ = client_gone ? WaitOutcome::cancelled
+                    : draining  ? WaitOutcome::shut_down
+                                : WaitOutcome::expired;
+  observe(q, ticket,
+          client_gone ? kEvictedCancelled : draining ? kEvictedOther : kEvictedTtl, now);
   return ticket.outcome_;
 }
 

@@ -41,6 +41,7 @@ enum class WaitOutcome : std::uint8_t {
   displaced,  // pushed out by a higher priority (503 queue_full)
   expired,    // waited max_wait (503 queue_full)
   cancelled,  // its client left
+  shut_down,  // the gateway is draining (503 shutting_down: retry on another instance)
 };
 
 // One waiting request, shared by its session (which waits on `timer`) and the room (which
@@ -81,9 +82,10 @@ class WaitRoom {
                std::chrono::steady_clock::time_point now);
 
   // The session woke up: its outcome. A ticket still queued is taken out when the client left
-  // (`client_gone`: cancelled) or its deadline passed (expired); otherwise it stays (a spurious
-  // wake) and `waiting` is returned.
-  WaitOutcome settle(WaitTicket& ticket, bool client_gone, std::chrono::steady_clock::time_point now);
+  // (`client_gone`: cancelled), the gateway drains (shut_down) or its deadline passed (expired);
+  // otherwise it stays (a spurious wake) and `waiting` is returned.
+  WaitOutcome settle(WaitTicket& ticket, bool client_gone, bool draining,
+                     std::chrono::steady_clock::time_point now);
 
   // An admitted ticket reports how its new schedule() went; the pool's turn passes on.
   enum class Report : std::uint8_t {

@@ -11,6 +11,7 @@ Run: INFERGATE_BIN=build/src/app/infergate INFERGATE_SIM_BIN=build/src/sim/infer
 """
 import json
 import os
+import signal
 import sys
 import time
 import unittest
@@ -209,6 +210,20 @@ class QueueBoundsTest(PriorityTestCase):
         self.assertEqual(headers["x-gateway-error-reason"], "queue_full")
         self.assertEqual(headers[DROPPED], "rejected-ttl-expired")
         self.assertEqual(self.gateway_metric(QUEUE_DURATION, inference_pool="pool", outcome="EvictedTTL"), 1)
+
+    def test_drain_answers_waiting_requests_at_once(self):
+        self.start()
+        self.saturate()
+        waiting = send(self.gw.port(), chat())
+        self.addCleanup(waiting.close)
+        self.wait_metric(QUEUE_SIZE, 1, inference_pool="pool")
+        self.gw.signal(signal.SIGTERM)
+        status, headers, raw = harness.HttpReader(waiting, timeout=POLL).read_response()
+        self.assertEqual(status, 503, raw)
+        self.assertEqual(headers["x-gateway-error-reason"], "shutting_down")
+        self.assertEqual(headers[DROPPED], "rejected-shutting-down")
+        self.assertEqual(headers["connection"], "close")
+        self.assertEqual(self.gw.wait(timeout=POLL), 0)  # nothing left in flight: it exits
 
 
 class ScaleFromZeroTest(PriorityTestCase):
