@@ -160,7 +160,7 @@ class ClusterWatcher {
   // Stops every reflector and joins the thread. Idempotent; any thread but the watcher's.
   void stop();
 
-  SourceState state(Id id) const;
+  SourceState state(Id id) const;  // `starting` for ids unknown or unwatched
   WatchCounters counters() const;
   const ClusterAccess& access() const;
 
