@@ -2,6 +2,7 @@
 #include <charconv>
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "infergate/config.hpp"
+#include "infergate/k8s/cluster_source.hpp"
 #include "proxy/gateway.hpp"
 
 namespace infergate::app {
@@ -22,13 +24,16 @@ constexpr std::string_view kVersion = "0.1.0";
 
 constexpr std::string_view kUsage =
     "usage: infergate [--config FILE] [--listen HOST:PORT] [--admin HOST:PORT] [--workers N|auto]\n"
-    "                 [--log-level trace|debug|info|warn|error|off]\n"
+    "                 [--log-level trace|debug|info|warn|error|off] [--kubeconfig FILE]\n"
     "       infergate --check-config FILE\n"
     "       infergate --version | --help\n"
     "\n"
     "An OpenAI-compatible gateway: routes each request by its JSON body's \"model\" to a pool of\n"
     "model servers and streams the answer back. Without --config it runs the embedded copy of\n"
-    "config/gateway.yaml (three simulated servers on 127.0.0.1:8001-8003).\n";
+    "config/gateway.yaml (three simulated servers on 127.0.0.1:8001-8003).\n"
+    "--kubeconfig turns on Kubernetes mode (routes from InferencePools, HTTPRoutes, InferenceModels\n"
+    "and Pods, docs/kubernetes.md) with that file's current context; a `kubernetes:` block in the\n"
+    "config does the same, in-cluster or with $KUBECONFIG.\n";
 
 struct Options {
   std::optional<std::string> config;
@@ -36,6 +41,7 @@ struct Options {
   std::optional<std::string> listen;
   std::optional<std::string> admin;
   std::optional<std::string> workers;
+  std::optional<std::string> kubeconfig;
   std::string log_level = "info";
   bool version = false;
   bool help = false;
@@ -74,6 +80,8 @@ std::string parse_args(int argc, char** argv, Options& out) {
       if (!value(out.admin)) return "--admin needs HOST:PORT";
     } else if (arg == "--workers") {
       if (!value(out.workers)) return "--workers needs a number or 'auto'";
+    } else if (arg == "--kubeconfig") {
+      if (!value(out.kubeconfig)) return "--kubeconfig needs a file";
     } else if (arg == "--log-level") {
       if (!value(level)) return "--log-level needs a level";
       out.log_level = *level;
@@ -102,6 +110,10 @@ std::string apply_overrides(const Options& options, infergate::GatewayConfig& co
     if (options.admin) config.admin = infergate::parse_host_port(*options.admin);
   } catch (const std::invalid_argument& e) {
     return e.what();
+  }
+  if (options.kubeconfig) {
+    config.kubernetes.enabled = true;
+    config.kubernetes.kubeconfig = *options.kubeconfig;
   }
   if (options.workers) {
     const std::string& w = *options.workers;
@@ -160,9 +172,38 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    const infergate::GatewayConfig file = config;
     infergate::proxy::Gateway gateway(std::move(config));
+    std::unique_ptr<infergate::k8s::ClusterSource> cluster;
+    if (file.kubernetes.enabled) {
+      cluster = std::make_unique<infergate::k8s::ClusterSource>(
+          infergate::k8s::access_for(file.kubernetes), file,
+          [&gateway](infergate::GatewayConfig table) { gateway.replace_routes(std::move(table)); });
+      gateway.add_debug_page("/debug/routes", [&cluster] { return cluster->debug_json(); });
+    }
+    if (options.config) {
+      // SIGHUP: re-read the file; its routes replace the file's part of the table (the cluster's
+      // part stays). A file that does not load leaves everything as it is.
+      gateway.on_reload_signal([&gateway, &cluster, path = *options.config] {
+        infergate::GatewayConfig next;
+        try {
+          next = infergate::load_config_file(path);
+        } catch (const infergate::ConfigError& e) {
+          for (const auto& issue : e.issues()) spdlog::error("{}", issue.str());
+          throw;
+        }
+        if (cluster) {
+          cluster->set_file(std::move(next));
+        } else {
+          gateway.replace_routes(std::move(next));
+        }
+      });
+    }
     gateway.start();
-    return gateway.run();
+    if (cluster) cluster->start();
+    const int code = gateway.run();
+    if (cluster) cluster->stop();
+    return code;
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;

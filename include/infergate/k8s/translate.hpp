@@ -59,6 +59,14 @@ struct ClusterRoutes {
 
 ClusterRoutes translate(const ClusterState& state, const TranslateOptions& options);
 
+// "The last good state stays": an object whose new version is malformed is replaced in `now` by
+// its last well-formed version from `last_good` (reported as a problem saying so); well-formed
+// objects become the new `last_good`, and deleted ones leave it. A malformed object never seen
+// well-formed stays in `now` (translate() then reports and skips it). Pods and the probed models
+// are taken as they are. Returns the problems of the replaced objects.
+std::vector<Problem> keep_last_good(ClusterState& now, ClusterState& last_good,
+                                    const TranslateOptions& options);
+
 // The table handed to the gateway: the file's pools, models and objectives first and unchanged;
 // cluster entries are added unless their name is taken by the file (then refused, as a problem).
 // Everything else (listen, scheduler, queue, ...) comes from `file`.

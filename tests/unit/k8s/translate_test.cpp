@@ -498,3 +498,31 @@ TEST_CASE("parse_models_list reads ids and adapter parents; malformed answers gi
   CHECK(parse_models_list("<html>").empty());
   CHECK(parse_models_list(R"({"data":{}})").empty());
 }
+
+TEST_CASE("a malformed edit keeps the object's last good version; a malformed new object is skipped") {
+  ClusterState last_good;
+  const TranslateOptions options;
+  ClusterState s = two_pools();
+  s.http_routes["default/r"] = route("default", "r", "[" + rule(model_match("m"), backend("a", 1)) + "]");
+  CHECK(keep_last_good(s, last_good, options).empty());
+  CHECK(last_good.pools.size() == 2);
+
+  // Pool a loses its selector, a new pool c is malformed from the start.
+  ClusterState next = two_pools();
+  next.pools["default/a"] = R"({"metadata":{"namespace":"default","name":"a"},"spec":{"targetPorts":[{"number":8000}]}})";
+  next.pools["default/c"] = R"({"metadata":{"namespace":"default","name":"c"},"spec":{}})";
+  next.http_routes = s.http_routes;
+  const auto problems = keep_last_good(next, last_good, options);
+  CHECK(problems == std::vector<Problem>{{"InferencePool default/a", "no selector; its last good version stays in use"}});
+  const ClusterRoutes r = translate(next, options);
+  CHECK(endpoints(find_pool(r, "default/a")) == v({"10.0.0.1:8000", "10.0.0.2:8000"}));
+  CHECK(targets(find_model(r, "m")) == v({"default/a::1"}));
+  CHECK(find_pool(r, "default/c") == nullptr);
+  CHECK(has_problem(r, "InferencePool default/c", "no selector"));
+
+  // Deleted, then malformed again: nothing to fall back to.
+  ClusterState gone;
+  keep_last_good(gone, last_good, options);
+  CHECK(last_good.pools.empty());
+  CHECK(keep_last_good(next, last_good, options).empty());
+}

@@ -1,0 +1,377 @@
+// ClusterSource: watchers -> ClusterState -> translate -> merge with the file -> apply.
+// Threads: the ClusterWatcher's thread only copies an object set and posts; everything else runs
+// on this source's own thread (one io_context): the debounce timer, rebuilds, /v1/models probes
+// and the resync timer. The mutex guards what other threads read or write (object sets, the file
+// table, the rendered page).
+#include "infergate/k8s/cluster_source.hpp"
+
+#include <cstdlib>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+
+#include "infergate/k8s/translate.hpp"
+#include "k8s/log.hpp"
+#include "k8s/models_probe.hpp"
+
+namespace infergate::k8s {
+namespace {
+
+namespace net = boost::asio;
+using detail::log;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kProbeTimeout{2'000};
+constexpr milliseconds kProbeRetryFirst{500};
+
+// What the source watches; the older versions of a group are read beside the newer one (a CRD
+// serving both versions shows the same object twice: the newer version's copy wins).
+enum Resource : std::size_t {
+  kPools, kPoolsV1alpha2, kPoolsV1alpha1, kPods, kRoutes, kGrants, kModelsV1alpha2, kModelsV1alpha1,
+  kObjectives, kResourceCount
+};
+
+ResourceKind kind_of(Resource r) {
+  switch (r) {
+    case kPools: return {"inference.networking.k8s.io", "v1", "inferencepools"};
+    case kPoolsV1alpha2: return {"inference.networking.x-k8s.io", "v1alpha2", "inferencepools"};
+    case kPoolsV1alpha1: return {"inference.networking.x-k8s.io", "v1alpha1", "inferencepools"};
+    case kPods: return {"", "v1", "pods"};
+    case kRoutes: return {"gateway.networking.k8s.io", "v1", "httproutes"};
+    case kGrants: return {"gateway.networking.k8s.io", "v1beta1", "referencegrants"};
+    case kModelsV1alpha2: return {"inference.networking.x-k8s.io", "v1alpha2", "inferencemodels"};
+    case kModelsV1alpha1: return {"inference.networking.x-k8s.io", "v1alpha1", "inferencemodels"};
+    default: return {"inference.networking.x-k8s.io", "v1alpha2", "inferenceobjectives"};
+  }
+}
+
+struct Slot {
+  Resource resource = kPools;
+  ResourceKind kind;
+  std::string ns;  // empty: all namespaces
+  ClusterWatcher::Id id = 0;
+  ObjectMap objects;
+  bool synced = false;
+};
+
+void add_all(ObjectSet& into, const ObjectMap& from) {
+  for (const auto& [key, json] : from) into.emplace(key, json);  // the first copy of a key wins
+}
+
+}  // namespace
+
+struct ClusterSource::Impl {
+  Impl(ClusterAccess access_in, GatewayConfig file_in, Apply apply_in, WatchTuning tuning)
+      : k(file_in.kubernetes),
+        apply(std::move(apply_in)),
+        watcher(access_in, with_recheck(tuning, file_in.kubernetes.crd_recheck)),
+        file(std::move(file_in)) {
+    options.gateway_name = k.gateway_name;
+    options.gateway_namespace = k.gateway_namespace.empty() ? access_in.default_namespace : k.gateway_namespace;
+    options.pool_defaults = k.pool_defaults;
+  }
+
+  static WatchTuning with_recheck(WatchTuning t, milliseconds recheck) {
+    t.absent_recheck = recheck;
+    return t;
+  }
+
+  KubernetesConfig k;
+  TranslateOptions options;
+  Apply apply;
+  ClusterWatcher watcher;
+  net::io_context io{1};
+  net::executor_work_guard<net::io_context::executor_type> work{io.get_executor()};
+  std::thread thread;
+  bool started = false;
+  bool stopped = false;
+
+  mutable std::mutex mutex;  // slots' objects and flags, file, routes_page, counters below
+  std::vector<Slot> slots;
+  GatewayConfig file;
+  std::string routes_page;   // routes_debug_json of the last applied table
+  std::uint64_t rebuilds = 0, applies = 0, problems_logged = 0;
+  bool applied_once = false;
+
+  // Source thread only.
+  net::steady_timer debounce{io};
+  net::steady_timer resync{io};
+  bool rebuild_pending = false;
+  ClusterState last_good;                              // well-formed versions (keep_last_good)
+  std::string applied_key;                             // the applied table, rendered without problems
+  std::set<std::pair<std::string, std::string>> seen;  // problems already logged
+  std::map<std::string, std::vector<HostPort>> probe_targets;          // pool -> endpoints
+  std::map<std::string, std::vector<ReportedModel>> reports;           // "ip:port" -> its models
+  std::map<std::string, milliseconds> retry_after;                     // failed endpoints
+  std::set<std::string> in_flight;
+
+  // One reflector per resource and watched namespace (one for all namespaces when none is set).
+  void watch_all() {
+    std::vector<std::string> namespaces = k.namespaces;
+    if (namespaces.empty()) namespaces.push_back("");
+    for (std::size_t r = 0; r < kResourceCount; ++r) {
+      for (const std::string& ns : namespaces) {
+        Slot slot;
+        slot.resource = static_cast<Resource>(r);
+        slot.kind = kind_of(slot.resource);
+        slot.ns = ns;
+        slots.push_back(std::move(slot));
+      }
+    }
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+      slots[i].id = watcher.watch(slots[i].kind, WatchScope{slots[i].ns, {}, {}},
+                                  [this, i](const ObjectMap& objects, bool synced) {
+                                    {
+                                      std::lock_guard lock(mutex);
+                                      slots[i].objects = objects;
+                                      slots[i].synced = synced;
+                                    }
+                                    net::post(io, [this] { schedule(); });
+                                  });
+    }
+  }
+
+  // Debounced: changes closer than k.debounce are applied by one rebuild.
+  void schedule() {
+    if (rebuild_pending) return;
+    rebuild_pending = true;
+    debounce.expires_after(k.debounce);
+    debounce.async_wait([this](boost::system::error_code ec) {
+      rebuild_pending = false;
+      if (!ec) rebuild();
+    });
+  }
+
+  void start_resync() {
+    resync.expires_after(k.resync);
+    resync.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      reports_stale();
+      schedule();
+      start_resync();
+    });
+  }
+
+  // Every probed endpoint is asked again (the answers stay in use until then).
+  void reports_stale() {
+    for (const auto& [pool, endpoints] : probe_targets) {
+      for (const HostPort& e : endpoints) probe(e, true);
+    }
+  }
+
+  std::optional<ClusterState> snapshot_state(GatewayConfig& file_copy) {
+    std::lock_guard lock(mutex);
+    for (const Slot& s : slots) {
+      if (!s.synced) return std::nullopt;
+    }
+    ClusterState state;
+    for (const Slot& s : slots) {
+      switch (s.resource) {
+        case kPools: add_all(state.pools, s.objects); break;
+        case kPoolsV1alpha2: case kPoolsV1alpha1: add_all(state.legacy_pools, s.objects); break;
+        case kPods: add_all(state.pods, s.objects); break;
+        case kRoutes: add_all(state.http_routes, s.objects); break;
+        case kGrants: add_all(state.reference_grants, s.objects); break;
+        case kModelsV1alpha2: case kModelsV1alpha1: add_all(state.inference_models, s.objects); break;
+        default: add_all(state.inference_objectives, s.objects); break;
+      }
+    }
+    file_copy = file;
+    return state;
+  }
+
+  void rebuild() {
+    GatewayConfig file_copy;
+    auto state = snapshot_state(file_copy);
+    if (!state) return;  // not every resource listed yet: the last good table stays
+    std::vector<Problem> kept = keep_last_good(*state, last_good, options);
+    ClusterRoutes routes = translate(*state, options);
+    if (k.probe_models) {
+      remember_probe_targets(routes);
+      bool any = false;
+      for (const auto& [pool, endpoints] : probe_targets) {
+        auto& reported = state->reported[pool];
+        for (const HostPort& e : endpoints) {
+          const auto it = reports.find(e.str());
+          if (it == reports.end()) continue;
+          reported.insert(reported.end(), it->second.begin(), it->second.end());
+          any = true;
+        }
+      }
+      if (any) routes = translate(*state, options);
+    }
+    std::vector<Problem> problems = std::move(kept);
+    problems.insert(problems.end(), routes.problems.begin(), routes.problems.end());
+    GatewayConfig table = merge_routes(file_copy, routes, problems);
+    log_problems(problems);
+    std::string key = routes_debug_json(table, file_copy, {});
+    std::string page = routes_debug_json(table, file_copy, problems);
+    const bool changed = key != applied_key;
+    {
+      std::lock_guard lock(mutex);
+      ++rebuilds;
+      routes_page = std::move(page);
+      if (changed) ++applies;
+      applied_once = true;
+    }
+    if (changed) {
+      applied_key = std::move(key);
+      log().info("cluster routes models={} pools={} objectives={} problems={}", routes.models.size(),
+                 routes.pools.size(), routes.objectives.size(), problems.size());
+      apply(std::move(table));
+    }
+  }
+
+  void log_problems(const std::vector<Problem>& problems) {
+    std::set<std::pair<std::string, std::string>> now;
+    for (const Problem& p : problems) {
+      now.emplace(p.object, p.reason);
+      if (!seen.contains({p.object, p.reason})) {
+        log().warn("skipped object={} reason=\"{}\"", p.object, p.reason);
+        std::lock_guard lock(mutex);
+        ++problems_logged;
+      }
+    }
+    seen = std::move(now);
+  }
+
+  // The endpoints of the pools to probe; answers of endpoints that left are forgotten.
+  void remember_probe_targets(const ClusterRoutes& routes) {
+    probe_targets.clear();
+    std::set<std::string> wanted;
+    for (const std::string& name : routes.probe_pools) {
+      for (const PoolConfig& pool : routes.pools) {
+        if (pool.name != name) continue;
+        probe_targets[name] = pool.endpoints;
+        for (const HostPort& e : pool.endpoints) {
+          wanted.insert(e.str());
+          probe(e, false);
+        }
+      }
+    }
+    std::erase_if(reports, [&](const auto& kv) { return !wanted.contains(kv.first); });
+    std::erase_if(retry_after, [&](const auto& kv) { return !wanted.contains(kv.first); });
+  }
+
+  bool wanted(const std::string& endpoint) const {
+    for (const auto& [pool, endpoints] : probe_targets) {
+      for (const HostPort& e : endpoints) {
+        if (e.str() == endpoint) return true;
+      }
+    }
+    return false;
+  }
+
+  // Probes `e` unless a probe is under way, or (unless `again`) an answer or a retry is pending.
+  void probe(const HostPort& e, bool again) {
+    const std::string name = e.str();
+    if (in_flight.contains(name)) return;
+    if (!again && (reports.contains(name) || retry_after.contains(name))) return;
+    in_flight.insert(name);
+    net::co_spawn(io, probe_models(e, kProbeTimeout),
+                  [this, e, name](std::exception_ptr error, std::optional<std::vector<ReportedModel>> models) {
+                    in_flight.erase(name);
+                    if (!error && models) {
+                      retry_after.erase(name);
+                      auto& slot = reports[name];
+                      if (slot != *models) {
+                        slot = std::move(*models);
+                        schedule();
+                      }
+                      return;
+                    }
+                    if (!wanted(name) || reports.contains(name)) return;  // gone, or the last answer stays
+                    // Not answering yet (starting): try again soon, backing off up to the resync period.
+                    auto& delay = retry_after[name];
+                    delay = delay.count() == 0 ? kProbeRetryFirst : std::min(delay * 2, k.resync);
+                    auto timer = std::make_shared<net::steady_timer>(io, delay);
+                    timer->async_wait([this, e, name, timer](boost::system::error_code ec) {
+                      if (!ec && wanted(name) && !reports.contains(name)) probe(e, true);
+                    });
+                  });
+  }
+};
+
+ClusterSource::ClusterSource(ClusterAccess access, GatewayConfig file, Apply apply, WatchTuning tuning)
+    : impl_(std::make_unique<Impl>(std::move(access), std::move(file), std::move(apply), tuning)) {}
+
+ClusterSource::~ClusterSource() { stop(); }
+
+void ClusterSource::start() {
+  Impl& m = *impl_;
+  if (m.started) return;
+  m.started = true;
+  m.watch_all();
+  m.thread = std::thread([&m] { m.io.run(); });
+  net::post(m.io, [&m] { m.start_resync(); });
+  m.watcher.start();
+}
+
+void ClusterSource::stop() {
+  Impl& m = *impl_;
+  if (!m.started || m.stopped) return;
+  m.stopped = true;
+  m.watcher.stop();  // no callback after this
+  m.work.reset();
+  m.io.stop();
+  if (m.thread.joinable()) m.thread.join();
+}
+
+void ClusterSource::set_file(GatewayConfig file) {
+  Impl& m = *impl_;
+  {
+    std::lock_guard lock(m.mutex);
+    m.file = std::move(file);
+  }
+  net::post(m.io, [&m] { m.schedule(); });
+}
+
+std::string ClusterSource::debug_json() const {
+  const Impl& m = *impl_;
+  std::string page;
+  bool synced = true;
+  std::string sources;
+  std::uint64_t rebuilds = 0, applies = 0, problems = 0;
+  {
+    std::lock_guard lock(m.mutex);
+    page = m.routes_page.empty() ? routes_debug_json(m.file, m.file, {}) : m.routes_page;
+    for (const Slot& s : m.slots) {
+      synced = synced && s.synced;
+      fmt::format_to(std::back_inserter(sources), R"({}"{}":"{}")", sources.empty() ? "" : ",",
+                     s.kind.display(), to_string(m.watcher.state(s.id)));
+    }
+    rebuilds = m.rebuilds;
+    applies = m.applies;
+    problems = m.problems_logged;
+  }
+  page.pop_back();  // the closing brace: the source's state goes in the same object
+  fmt::format_to(std::back_inserter(page),
+                 R"(,"kubernetes":{{"synced":{},"rebuilds":{},"applied":{},"problems_logged":{},"sources":{{{}}}}}}})",
+                 synced, rebuilds, applies, problems, sources);
+  return page;
+}
+
+ClusterAccess access_for(const KubernetesConfig& config) {
+  if (!config.kubeconfig.empty()) return kubeconfig_access(config.kubeconfig, config.context);
+  if (!config.context.empty()) {
+    // A context names an entry of a kubeconfig: the one client-go would read.
+    std::string path;
+    if (const char* env = std::getenv("KUBECONFIG"); env && *env) {
+      path = std::string(env).substr(0, std::string(env).find(':'));
+    } else if (const char* home = std::getenv("HOME")) {
+      path = std::string(home) + "/.kube/config";
+    }
+    return kubeconfig_access(path, config.context);
+  }
+  return default_access();
+}
+
+}  // namespace infergate::k8s
