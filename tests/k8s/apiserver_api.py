@@ -5,6 +5,7 @@ stats, tokens, watches)."""
 import base64
 import copy
 import json
+import os
 import socket
 import ssl
 import struct
@@ -436,7 +437,9 @@ class ApiRequests:
                 except OSError:
                     pass
         if mode == "reset":
-            sock.close()  # with SO_LINGER 0 the close sends a TCP RST
+            # Close the descriptor now (SO_LINGER 0: a TCP RST); sock.close() would wait for the
+            # handler's file objects to be released.
+            os.close(sock.detach())
         raise _Dropped()
 
 
