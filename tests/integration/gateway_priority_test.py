@@ -63,8 +63,8 @@ models:
   - {{name: {MODEL}, pool: pool, priority: Critical}}
   - {{name: standard, pool: pool, model: {MODEL}}}
   - {{name: batch, pool: pool, model: {MODEL}, priority: Sheddable}}
-  - {{name: scale-from-zero, pool: empty, priority: Critical}}
-  - {{name: scale-from-zero-batch, pool: empty, priority: Sheddable}}
+  - {{name: scale-from-zero, pool: empty, model: {MODEL}, priority: Critical}}
+  - {{name: scale-from-zero-batch, pool: empty, model: {MODEL}, priority: Sheddable}}
 {extra}
 """
 
@@ -227,8 +227,21 @@ class QueueBoundsTest(PriorityTestCase):
 
 
 class ScaleFromZeroTest(PriorityTestCase):
-    # The table cannot be changed from a test yet (no reload source wired in the binary): a pool
-    # with no endpoint is shown to queue Critical requests (until max_wait) and refuse sheddable ones.
+    def test_waiting_request_is_served_once_the_pool_gains_an_endpoint(self):
+        self.start()
+        waiting = send(self.gw.port(), chat(model="scale-from-zero"))
+        self.addCleanup(waiting.close)
+        self.wait_metric(QUEUE_SIZE, 1, inference_pool="empty", priority="1")
+        # The pool scales up: the file gains the endpoint, SIGHUP re-reads it (a new table).
+        path = self.gw.argv[self.gw.argv.index("--config") + 1]
+        with open(path, "w") as f:
+            f.write(config([self.endpoint]).replace("endpoints: []", f"endpoints: [{self.endpoint}]"))
+        self.gw.signal(signal.SIGHUP)
+        status, headers, raw = harness.HttpReader(waiting, timeout=POLL).read_response()
+        self.assertEqual(status, 200, raw)
+        self.assertEqual(headers["x-gateway-destination-endpoint-served"], self.endpoint)
+        self.assertEqual(self.gateway_metric(QUEUE_SIZE, inference_pool="empty"), 0)
+
     def test_pool_without_endpoints_queues_until_max_wait(self):
         self.start(queue="{max_size: 8, max_wait: 300ms}")
         started = time.monotonic()
