@@ -36,8 +36,9 @@ class ApiHttpServer(http.server.ThreadingHTTPServer):
             request.settimeout(5)
             try:
                 request = self.ssl_ctx.wrap_socket(request, server_side=True)
-            except (ssl.SSLError, OSError):
+            except (ssl.SSLError, OSError) as e:
                 self.app.stats.add("tls_failures")
+                self.app.last_tls_error = repr(e)  # shown in state(): why a client's handshake failed
                 request.close()
                 return
             request.settimeout(None)

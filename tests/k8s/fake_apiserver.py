@@ -62,7 +62,8 @@ CONTROL API (plain HTTP JSON on the control port; every answer is JSON)
                                  "by_resource": {plural: {list|watch|get|...|not_found: n}},
                                  "watches_open_by_resource": {plural: n},
                                  "requests": [last 200 {method, path, query, verb, status, user}],
-                                 "status_writes": [...]}
+                                 "status_writes": [...], "last_tls_error": "why the last TLS
+                                 handshake failed (e.g. a client that never sent ClientHello)"}
   POST   /control/reset-counts   zero the counters and the request log
   counts keys: requests lists continues gets watches creates updates patches deletes status_writes
   discovery unauthorized forbidden not_found gone expired_events error_events throttled errors
@@ -170,6 +171,7 @@ class FakeApiServer(ApiRequests):
         self.watches = {}  # id -> handler thread's drop mode slot
         self.watch_lock = threading.Lock()
         self.drop_set = {}  # watch id -> drop mode, for watches told to end
+        self.last_tls_error = ""
         self.ca = None
         self._tmp = None
         self._servers = []
@@ -355,7 +357,8 @@ class FakeApiServer(ApiRequests):
         return {"resourceVersion": str(self.store.rv), "compacted": str(self.store.compacted),
                 "counts": counts, "by_resource": by_resource, "watches_open": len(keys),
                 "watches_open_by_resource": open_by_resource, "requests": requests,
-                "status_writes": writes, "tokens": len(self.tokens)}
+                "status_writes": writes, "tokens": len(self.tokens),
+                "last_tls_error": self.last_tls_error}
 
     def reset_counts(self):
         self.stats.reset()
