@@ -332,7 +332,7 @@ class Translator {
       targets.push_back({shares[i].pool, shares[i].served, static_cast<std::uint32_t>(v)});
     }
     std::sort(targets.begin(), targets.end(), [](const TargetConfig& a, const TargetConfig& b) {
-      return std::tie(a.pool, a.model) < std::tie(b.pool, b.model);
+      return std::tie(a.pool, a.model, a.weight) < std::tie(b.pool, b.model, b.weight);
     });
     return targets;
   }

@@ -88,7 +88,7 @@ std::string routes_debug_json(const GatewayConfig& table, const GatewayConfig& f
     std::vector<const TargetConfig*> targets;
     for (const auto& t : model->targets) targets.push_back(&t);
     std::stable_sort(targets.begin(), targets.end(), [](auto* a, auto* b) {
-      return std::tie(a->pool, a->model) < std::tie(b->pool, b->model);
+      return std::tie(a->pool, a->model, a->weight) < std::tie(b->pool, b->model, b->weight);
     });
     for (std::size_t i = 0; i < targets.size(); ++i) {
       out += i ? R"(,{"pool":)" : R"({"pool":)";
