@@ -53,7 +53,8 @@ void read_view(const Endpoint& endpoint, std::uint32_t index, SteadyClock::time_
         out.backlog > options.saturation.queue || out.kv_usage > options.saturation.kv_cache;
   } else {
     out.waiting = out.running = out.kv_usage = 0;
-    out.queue = out.backlog = out.in_flight;
+    out.queue = out.in_flight;
+    out.backlog = 0;  // unknown: how many of ours run is not known without a scrape
     out.saturated = false;
   }
   out.available = load.ejected_until_ns.load(kRelaxed) <= now_ns &&

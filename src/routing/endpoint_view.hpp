@@ -48,8 +48,8 @@ struct EndpointView {
   // waiting + in_flight. Stale: in_flight.
   double queue = 0;
   // Requests waiting for a slot now, estimated. Fresh: scraped waiting + (in_flight -
-  // in_flight_at_scrape), at least 0 (finished requests free slots for waiting ones). Stale:
-  // in_flight, the only signal left.
+  // in_flight_at_scrape), at least 0 (finished requests free slots for waiting ones). Stale: 0
+  // (unknown; queue still carries the in-flight count).
   double backlog = 0;
   LoraMatch lora = LoraMatch::unknown;
 };

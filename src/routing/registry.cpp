@@ -23,7 +23,7 @@ const std::vector<PluginInfo>& registry() {
        {{"block_size", Unit::integer, 1, 1 << 20, 64},
         {"max_blocks", Unit::integer, 1, 1 << 16, 256},
         {"index_bytes", Unit::bytes, 4096, 64.0 * (1 << 30), 16 << 20},
-        {"hot_spot_queue", Unit::number, 0, 1e9, 2}},
+        {"hot_spot_queue", Unit::number, 0, 1e9, 0}},
        plugins::make_prefix_cache_scorer},
       {"max-score-picker", Kind::picker, {}, plugins::make_max_score_picker},
       {"round-robin", Kind::picker, {}, plugins::make_round_robin_picker},

@@ -1,15 +1,17 @@
 // "prefix-cache-scorer": the share of the prompt's leading blocks this gateway already sent to
 // each endpoint (whose KV cache probably still holds them): matched leading blocks / total
 // blocks. Parameters: block_size (bytes of canonical prompt per block, 64), max_blocks (256),
-// index_bytes (memory bound of the index, 16 MiB), hot_spot_queue (2).
+// index_bytes (memory bound of the index, 16 MiB), hot_spot_queue (0).
 // Hot-spot guard: a warm cache is worth less than a wait for a batch slot. Endpoints whose
 // backlog (requests waiting on the server now, estimated: EndpointView::backlog) is more than
 // hot_spot_queue above the smallest candidate backlog score 0, so a popular prefix spreads as soon
 // as its favourite starts queueing while another server has room, and load wins. The guard reads
 // the waiting queue, not the running count: a server with free slots serves a warm request at
 // once however many it runs, whatever its batch size (8 or 256), and a request that waits costs
-// about a slot's turnover, of the order of an uncached prefill. (With the total in-flight count
-// and a margin of 8, a warm 8-sequence server ran a full batch of queueing before load won.)
+// about a slot's turnover, of the order of an uncached prefill: by default (0) a warm server that
+// queues more than another candidate loses its affinity. (With the total in-flight count and a
+// margin of 8, a warm 8-sequence server ran a full batch of queueing before load won; a margin of
+// 2 waiting still let warm servers run 8-10 deep at half load in bench/routing.)
 // State: the PrefixIndex (thread-safe, see prefix_index.hpp), updated by on_dispatched.
 #include "routing/plugins/plugins.hpp"
 

@@ -49,7 +49,7 @@ TEST_CASE("hybrid load: scraped counts + this gateway's in-flight change since t
       {"kv past 0.8", 0, 0, 0.85, 0, 0, 0, 10ms, true, 0, 0, true},
       {"in flight the scrape counted never saturates", 0, 50, 0.1, 50, 0, 50, 10ms, true, 50, 0, false},
       {"no running count: waiting + in flight", 2, kUnreported, 0.1, 3, 1, 4, 10ms, true, 6, 3, false},
-      {"stale: local counts only", 60, 8, 0.99, 0, 4, 2, 2500ms, false, 2, 2, false},
+      {"stale: local counts only", 60, 8, 0.99, 0, 4, 2, 2500ms, false, 2, 0, false},
       {"at the staleness bound", 1, 1, 0.1, 0, 0, 0, 2000ms, true, 2, 1, false},
   };
   for (const Case& c : cases) {

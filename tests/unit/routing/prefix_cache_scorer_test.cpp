@@ -171,7 +171,7 @@ TEST_CASE("prefix-cache-scorer: matched share, hot-spot guard, index fed by disp
   CHECK(got[1] == 0.0);
 }
 
-TEST_CASE("prefix-cache-scorer: the default guard gives up a warm server 3 waiting requests ahead") {
+TEST_CASE("prefix-cache-scorer: the default guard gives up a warm server that queues more than another") {
   auto scorer = make_plugin<Scorer>("prefix-cache-scorer", {{"block_size", 8}});
   const RequestFacts facts = chat({{"system", std::string(64, 'x')}, {"user", "a question"}});
   Fleet fleet({with_queue(0), with_queue(0)});
@@ -182,7 +182,7 @@ TEST_CASE("prefix-cache-scorer: the default guard gives up a warm server 3 waiti
     double warm_backlog, other_backlog;
     double expected;  // the warm endpoint's score
   };
-  const Case cases[] = {{0, 0, 1.0}, {2, 0, 1.0}, {3, 0, 0.0}, {3, 1, 1.0}, {10, 7, 0.0}};
+  const Case cases[] = {{0, 0, 1.0}, {1, 0, 0.0}, {1, 1, 1.0}, {3, 2, 0.0}, {2, 3, 1.0}, {7, 7, 1.0}};
   for (const Case& c : cases) {
     CAPTURE(c.warm_backlog);
     CAPTURE(c.other_backlog);
