@@ -526,3 +526,27 @@ TEST_CASE("a malformed edit keeps the object's last good version; a malformed ne
   CHECK(last_good.pools.empty());
   CHECK(keep_last_good(next, last_good, options).empty());
 }
+
+TEST_CASE("weights stay exact through targetModels splits, and are rounded only past 1,000,000") {
+  ClusterState s = two_pools();
+  s.http_routes["default/r"] = route("default", "r", "[" + rule(model_match("m"), backend("a", 1) + "," + backend("b", 1)) + "]");
+  s.inference_models["default/ma"] = inference_model("default", "ma", "m", "a", R"([{"name":"x"},{"name":"y"},{"name":"z"}])");
+  s.inference_models["default/mb"] = inference_model("default", "mb", "m", "b", R"([{"name":"u"},{"name":"w"}])");
+  ClusterRoutes r = translate(s, {});
+  // lcm(3, 2) = 6: each pool keeps 6 of 12.
+  CHECK(targets(find_model(r, "m")) == v({"default/a:x:2", "default/a:y:2", "default/a:z:2", "default/b:u:3", "default/b:w:3"}));
+
+  s.inference_models["default/ma"] = inference_model("default", "ma", "m", "a", R"([{"name":"x","weight":999983},{"name":"y","weight":1}])");
+  s.inference_models["default/mb"] = inference_model("default", "mb", "m", "b", R"([{"name":"u","weight":999979},{"name":"w","weight":1}])");
+  r = translate(s, {});
+  const ModelConfig* m = find_model(r, "m");
+  REQUIRE(m != nullptr);
+  REQUIRE(m->targets.size() == 4);
+  std::uint64_t a = 0, b = 0;
+  for (const auto& t : m->targets) {
+    CHECK(t.weight >= 1);
+    CHECK(t.weight <= 1'000'000);
+    (t.pool == "default/a" ? a : b) += t.weight;
+  }
+  CHECK(a == doctest::Approx(static_cast<double>(b)).epsilon(1e-5));  // still an even split of the route
+}
