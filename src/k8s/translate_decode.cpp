@@ -58,6 +58,13 @@ std::vector<element> items(element e, std::string_view key) {
   return {a.begin(), a.end()};
 }
 
+// One parser per thread, reused: a fresh parser allocates its buffers for every object (a rebuild
+// decodes every object of the cluster). Each decode copies what it needs before the next parse.
+simdjson::dom::parser& reused_parser() {
+  thread_local simdjson::dom::parser parser;
+  return parser;
+}
+
 // Parses `json` and reads metadata; false (and `problem`) when either fails.
 bool open(simdjson::dom::parser& parser, std::string_view json, element& doc, Meta& meta,
           std::string& problem) {
@@ -205,7 +212,7 @@ std::string pool_ref(element spec, std::string& problem) {
 }  // namespace
 
 Decoded<Pool> pool(std::string_view json, bool legacy) {
-  simdjson::dom::parser parser;
+  simdjson::dom::parser& parser = reused_parser();
   element doc;
   Decoded<Pool> out;
   Pool p;
@@ -259,7 +266,7 @@ Decoded<Pool> pool(std::string_view json, bool legacy) {
 }
 
 Decoded<Pod> pod(std::string_view json) {
-  simdjson::dom::parser parser;
+  simdjson::dom::parser& parser = reused_parser();
   element doc;
   Decoded<Pod> out;
   Pod p;
@@ -279,7 +286,7 @@ Decoded<Pod> pod(std::string_view json) {
 
 Decoded<Route> http_route(std::string_view json, std::string_view gateway_name,
                           std::string_view gateway_namespace) {
-  simdjson::dom::parser parser;
+  simdjson::dom::parser& parser = reused_parser();
   element doc;
   Decoded<Route> out;
   Route r;
@@ -314,7 +321,7 @@ Decoded<Route> http_route(std::string_view json, std::string_view gateway_name,
 }
 
 Decoded<Grant> reference_grant(std::string_view json) {
-  simdjson::dom::parser parser;
+  simdjson::dom::parser& parser = reused_parser();
   element doc;
   Decoded<Grant> out;
   Grant g;
@@ -330,7 +337,7 @@ Decoded<Grant> reference_grant(std::string_view json) {
 }
 
 Decoded<InferenceModel> inference_model(std::string_view json) {
-  simdjson::dom::parser parser;
+  simdjson::dom::parser& parser = reused_parser();
   element doc;
   Decoded<InferenceModel> out;
   InferenceModel m;
@@ -381,7 +388,7 @@ Decoded<InferenceModel> inference_model(std::string_view json) {
 }
 
 Decoded<Objective> inference_objective(std::string_view json) {
-  simdjson::dom::parser parser;
+  simdjson::dom::parser& parser = reused_parser();
   element doc;
   Decoded<Objective> out;
   Objective o;
