@@ -12,6 +12,7 @@ last good state stays.
 import json
 import os
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -70,7 +71,7 @@ def model_entry(name, targets, priority=0):
 class Cluster:
     """The fake API server, a kubeconfig with a token file, and the gateway watching it."""
 
-    def __init__(self, probe_models=True, before_start=None):
+    def __init__(self, probe_models=True, before_start=None, file_routes=""):
         self.tmp = tempfile.TemporaryDirectory(prefix="k8s-routes-")
         self.srv = fake_apiserver.FakeApiServer(tokens=("token-1",), bookmark_interval=0.5).start()
         self.token_file = os.path.join(self.tmp.name, "token")
@@ -80,10 +81,16 @@ class Cluster:
         self.srv.write_kubeconfig(self.kubeconfig, token_file=self.token_file)
         if before_start:
             before_start(self.srv)
-        config = (f"kubernetes:\n  kubeconfig: {self.kubeconfig}\n  gateway: {{name: infergate, namespace: default}}\n"
+        self.file_routes = file_routes
+        config = file_routes + (f"kubernetes:\n  kubeconfig: {self.kubeconfig}\n  gateway: {{name: infergate, namespace: default}}\n"
                   f"  probe_models: {'true' if probe_models else 'false'}\n  debounce: 20ms\n"
                   f"  crd_recheck: 300ms\n  resync: 2s\n")
-        self.gw = harness.start_gateway(config, "--workers", "1")
+        self.config_path = os.path.join(self.tmp.name, "gateway.yaml")
+        with open(self.config_path, "w") as f:
+            f.write(config)
+        self.config_text = config
+        self.gw = harness.Process([harness.GATEWAY_BIN, "--config", self.config_path, "--listen", "127.0.0.1:0",
+                                   "--admin", "127.0.0.1:0", "--workers", "1"], 2)
         self.admin = int(self.gw.admin.rsplit(":", 1)[1])
 
     def close(self):
@@ -262,6 +269,24 @@ class Churn(unittest.TestCase):
         try:
             srv = cluster.srv
             cluster.wait_routes(lambda p: True, RECOVERY_DEADLINE)
+            def expected_state():
+                expected_pools = []
+                for name in sorted(pools):
+                    eps = sorted({f"{ip}:{pools[name]}" for ip, app, ready in pods.values() if ready and app == name})
+                    expected_pools.append({"name": f"default/{name}", "source": "cluster", "endpoints": eps})
+                expected_models = {}
+                for rules in routes.values():
+                    for model, backends in rules:
+                        weights = {}
+                        for p, w in backends:  # a pool named twice in one rule: two targets
+                            if p in pools and w > 0:
+                                weights.setdefault(p, []).append(w)
+                        targets = [(f"default/{p}", model, w) for p, ws in weights.items() for w in ws]
+                        if targets:
+                            expected_models[model] = model_entry(model, targets)
+                expected = (sorted(expected_models.values(), key=lambda m: m["name"]), expected_pools)
+                return expected
+
             pools, pods, routes = {}, {}, {}
             for step in range(300):
                 what = rng.random()
@@ -295,31 +320,47 @@ class Churn(unittest.TestCase):
                         srv.apply(route(name, rules))
                 if step % 60 == 30:
                     srv.drop_watches(rng.choice(["abrupt", "clean", "reset", "partial"]))
+                if step % 100 == 49:  # an intermediate state too (changes arrive as watch events)
+                    want = expected_state()
+                    cluster.wait_routes(lambda p: (p["models"], p["pools"]) == want, RECOVERY_DEADLINE)
                 if step == 150:
                     srv.compact(keep=0)  # resuming from an older resourceVersion now gets 410
                     srv.drop_watches("abrupt")
 
-            expected_pools = []
-            for name in sorted(pools):
-                eps = sorted({f"{ip}:{pools[name]}" for ip, app, ready in pods.values() if ready and app == name})
-                expected_pools.append({"name": f"default/{name}", "source": "cluster", "endpoints": eps})
-            expected_models = {}
-            for rules in routes.values():
-                for model, backends in rules:
-                    weights = {}
-                    for p, w in backends:  # a pool named twice in one rule: two targets
-                        if p in pools and w > 0:
-                            weights.setdefault(p, []).append(w)
-                    targets = [(f"default/{p}", model, w) for p, ws in weights.items() for w in ws]
-                    if targets:
-                        expected_models[model] = model_entry(model, targets)
-            expected = (sorted(expected_models.values(), key=lambda m: m["name"]), expected_pools)
+            expected = expected_state()
             page, _ = cluster.wait_routes(lambda p: (p["models"], p["pools"]) == expected, RECOVERY_DEADLINE)
             counts = srv.state()["counts"]
             print(f"churn: {counts}", file=sys.stderr)
+            self.assertGreater(counts["events"], 0)                 # changes came as watch events
             self.assertGreaterEqual(counts["watches_dropped"], 5)  # the faults really happened
             # ...and a resume met 410 (an HTTP status or an ERROR event), so the watcher relisted
             self.assertGreaterEqual(counts["gone"] + counts["expired_events"], 1)
+        finally:
+            cluster.close()
+
+
+class FileAndCluster(unittest.TestCase):
+    def test_the_file_wins_and_sighup_keeps_the_cluster_part(self):
+        file_routes = ("pools:\n  - {name: static, endpoints: [127.0.0.1:9]}\n"
+                       "models:\n  - {name: shared, pool: static}\n")
+        cluster = Cluster(probe_models=False, file_routes=file_routes)
+        try:
+            srv = cluster.srv
+            srv.apply(pool("a", 8000))
+            srv.apply(route("r", [("shared", [("a", 1)]), ("mine", [("a", 1)])]))
+            page, _ = cluster.wait_routes(lambda p: "mine" in models_of(p), RECOVERY_DEADLINE)
+            self.assertEqual(models_of(page)["shared"]["source"], "file")
+            self.assertEqual(models_of(page)["shared"]["targets"],
+                             [{"pool": "static", "model": "shared", "weight": 1}])
+            self.assertIn({"object": "model shared", "reason": "the config file routes this model; the file wins"},
+                          page["problems"])
+            # SIGHUP: the file now routes "extra" too; the cluster's "mine" stays.
+            with open(cluster.config_path, "w") as f:
+                f.write(cluster.config_text.replace("models:\n", "models:\n  - {name: extra, pool: static}\n"))
+            cluster.gw.signal(signal.SIGHUP)
+            page, _ = cluster.wait_routes(lambda p: "extra" in models_of(p), RECOVERY_DEADLINE)
+            self.assertEqual(models_of(page)["mine"], model_entry("mine", [("default/a", "mine", 1)]))
+            self.assertEqual(models_of(page)["extra"]["source"], "file")
         finally:
             cluster.close()
 
