@@ -8,10 +8,13 @@
 // as its favourite starts queueing while another server has room, and load wins. The guard reads
 // the waiting queue, not the running count: a server with free slots serves a warm request at
 // once however many it runs, whatever its batch size (8 or 256), and a request that waits costs
-// about a slot's turnover, of the order of an uncached prefill: by default (0) a warm server that
-// queues more than another candidate loses its affinity. (With the total in-flight count and a
-// margin of 8, a warm 8-sequence server ran a full batch of queueing before load won; a margin of
-// 2 waiting still let warm servers run 8-10 deep at half load in bench/routing.)
+// about a slot's turnover, of the order of an uncached prefill. An endpoint is hot when its
+// backlog exceeds hot_spot_queue + 2 x the smallest: with room somewhere (smallest 0) a warm
+// server that starts queueing loses its affinity at once (default 0); when every server queues
+// (overload), a warm one may queue up to twice as deep, since its hits shorten the prefills that
+// hold the slots everyone waits for. In bench/routing: a margin of 8 in-flight requests let warm
+// 8-sequence servers queue a full batch deep; a fixed margin of 2 waiting, 8-10 deep at half load;
+// a fixed margin of 0 spread every group under overload (prefix hits 92% -> 69% at 120% load).
 // State: the PrefixIndex (thread-safe, see prefix_index.hpp), updated by on_dispatched.
 #include "routing/plugins/plugins.hpp"
 
@@ -55,7 +58,7 @@ class PrefixCacheScorer final : public Scorer {
     index_.match(request.prefix_hashes, ids, matched);
     const double total = static_cast<double>(request.prefix_hashes.size());
     for (std::size_t i = 0; i < n; ++i) {
-      const bool hot = candidates[i]->backlog > min_backlog + hot_spot_queue_;
+      const bool hot = candidates[i]->backlog > 2 * min_backlog + hot_spot_queue_;
       out[i] = hot ? 0.0 : matched[i] / total;
     }
   }

@@ -153,7 +153,8 @@ TEST_CASE("prefix-cache-scorer: matched share, hot-spot guard, index fed by disp
       {"busier but nobody waits", {0, 0, 0}, {7, 0, 0}, {1.0, 0.0, 0.0}},
       {"4 waiting above the shortest: within the guard", {4, 0, 0}, {12, 0, 0}, {1.0, 0.0, 0.0}},
       {"5 above: load wins", {5, 0, 1}, {13, 8, 9}, {0.0, 0.0, 0.0}},
-      {"everyone queues alike", {6, 6, 5}, {14, 14, 13}, {1.0, 0.0, 0.0}},
+      {"everyone queues: up to 4 + twice the shortest", {14, 6, 5}, {22, 14, 13}, {1.0, 0.0, 0.0}},
+      {"everyone queues, the warm one past that", {15, 6, 5}, {23, 14, 13}, {0.0, 0.0, 0.0}},
   };
   for (const Case& c : cases) {
     CAPTURE(c.what);
@@ -171,7 +172,7 @@ TEST_CASE("prefix-cache-scorer: matched share, hot-spot guard, index fed by disp
   CHECK(got[1] == 0.0);
 }
 
-TEST_CASE("prefix-cache-scorer: the default guard gives up a warm server that queues more than another") {
+TEST_CASE("prefix-cache-scorer: the default guard: a warm server loses affinity once it queues while another has room, or queues twice as deep") {
   auto scorer = make_plugin<Scorer>("prefix-cache-scorer", {{"block_size", 8}});
   const RequestFacts facts = chat({{"system", std::string(64, 'x')}, {"user", "a question"}});
   Fleet fleet({with_queue(0), with_queue(0)});
@@ -182,7 +183,9 @@ TEST_CASE("prefix-cache-scorer: the default guard gives up a warm server that qu
     double warm_backlog, other_backlog;
     double expected;  // the warm endpoint's score
   };
-  const Case cases[] = {{0, 0, 1.0}, {1, 0, 0.0}, {1, 1, 1.0}, {3, 2, 0.0}, {2, 3, 1.0}, {7, 7, 1.0}};
+  // Hot past hot_spot_queue (0) + twice the smallest backlog.
+  const Case cases[] = {{0, 0, 1.0}, {1, 0, 0.0}, {1, 1, 1.0}, {4, 2, 1.0}, {5, 2, 0.0},
+                        {2, 3, 1.0}, {7, 7, 1.0}, {13, 6, 0.0}};
   for (const Case& c : cases) {
     CAPTURE(c.warm_backlog);
     CAPTURE(c.other_backlog);

@@ -315,7 +315,8 @@ TEST_CASE("default profile: a warm prefix beats a small load difference; load wi
       {"warm runs two more", {0, 0, 0}, {3, 1, 1}, {0.3, 0.2, 0.2}, true},
       {"warm has one waiting, the others room", {1, 0, 0}, {8, 5, 5}, {0.6, 0.5, 0.5}, false},
       {"everyone waits alike", {3, 3, 3}, {8, 8, 8}, {0.7, 0.7, 0.7}, true},
-      {"everyone waits, the warm one more", {4, 3, 3}, {8, 8, 8}, {0.7, 0.7, 0.7}, false},
+      {"everyone waits, the warm one a little more", {4, 3, 3}, {8, 8, 8}, {0.7, 0.7, 0.7}, true},
+      {"everyone waits, the warm one over twice as deep", {7, 3, 3}, {8, 8, 8}, {0.7, 0.7, 0.7}, false},
       {"warm far busier though nobody waits", {0, 0, 0}, {30, 1, 1}, {0.9, 0.1, 0.1}, false},
   };
   for (const Case& c : cases) {
