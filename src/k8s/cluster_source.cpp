@@ -31,6 +31,8 @@ using std::chrono::milliseconds;
 
 constexpr milliseconds kProbeTimeout{2'000};
 constexpr milliseconds kProbeRetryFirst{500};
+constexpr std::size_t kProbesAtOnce = 32;  // a resync of a large pool must not open 1000 sockets at once
+constexpr milliseconds kProbeQueueWait{100};
 
 // What the source watches; the older versions of a group are read beside the newer one (a CRD
 // serving both versions shows the same object twice: the newer version's copy wins).
@@ -270,11 +272,25 @@ struct ClusterSource::Impl {
     return false;
   }
 
+  template <typename Then>
+  void after(milliseconds delay, Then then) {
+    auto timer = std::make_shared<net::steady_timer>(io, delay);
+    timer->async_wait([timer, then = std::move(then)](boost::system::error_code ec) {
+      if (!ec) then();
+    });
+  }
+
   // Probes `e` unless a probe is under way, or (unless `again`) an answer or a retry is pending.
   void probe(const HostPort& e, bool again) {
     const std::string name = e.str();
     if (in_flight.contains(name)) return;
     if (!again && (reports.contains(name) || retry_after.contains(name))) return;
+    if (in_flight.size() >= kProbesAtOnce) {
+      after(kProbeQueueWait, [this, e, name, again] {
+        if (wanted(name)) probe(e, again);
+      });
+      return;
+    }
     in_flight.insert(name);
     net::co_spawn(io, probe_models(e, kProbeTimeout),
                   [this, e, name](std::exception_ptr error, std::optional<std::vector<ReportedModel>> models) {
@@ -292,9 +308,8 @@ struct ClusterSource::Impl {
                     // Not answering yet (starting): try again soon, backing off up to the resync period.
                     auto& delay = retry_after[name];
                     delay = delay.count() == 0 ? kProbeRetryFirst : std::min(delay * 2, k.resync);
-                    auto timer = std::make_shared<net::steady_timer>(io, delay);
-                    timer->async_wait([this, e, name, timer](boost::system::error_code ec) {
-                      if (!ec && wanted(name) && !reports.contains(name)) probe(e, true);
+                    after(delay, [this, e, name] {
+                      if (wanted(name) && !reports.contains(name)) probe(e, true);
                     });
                   });
   }
