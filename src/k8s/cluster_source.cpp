@@ -6,6 +6,7 @@
 #include "infergate/k8s/cluster_source.hpp"
 
 #include <cstdlib>
+#include <ctime>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -16,6 +17,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include "infergate/k8s/translate.hpp"
@@ -31,6 +33,7 @@ using std::chrono::milliseconds;
 
 constexpr milliseconds kProbeTimeout{2'000};
 constexpr milliseconds kProbeRetryFirst{500};
+constexpr std::string_view kController = "infergate.dev/gateway";  // controllerName in route status
 constexpr std::size_t kProbesAtOnce = 32;  // a resync of a large pool must not open 1000 sockets at once
 constexpr milliseconds kProbeQueueWait{100};
 
@@ -114,6 +117,7 @@ struct ClusterSource::Impl {
   std::map<std::string, std::vector<ReportedModel>> reports;           // "ip:port" -> its models
   std::map<std::string, milliseconds> retry_after;                     // failed endpoints
   std::set<std::string> in_flight;
+  std::map<std::string, std::string> written;  // route "ns/name" -> status content last written
 
   // One reflector per resource and watched namespace (one for all namespaces when none is set).
   void watch_all() {
@@ -214,6 +218,7 @@ struct ClusterSource::Impl {
     problems.insert(problems.end(), routes.problems.begin(), routes.problems.end());
     GatewayConfig table = merge_routes(file_copy, routes, problems);
     log_problems(problems);
+    write_statuses(*state, problems);
     std::string key = routes_debug_json(table, file_copy, {});
     std::string page = routes_debug_json(table, file_copy, problems);
     const bool changed = key != applied_key;
@@ -230,6 +235,27 @@ struct ClusterSource::Impl {
                  routes.pools.size(), routes.objectives.size(), problems.size());
       apply(std::move(table));
     }
+  }
+
+  // Accepted / ResolvedRefs on our HTTPRoutes, written when what they say changes (our own write
+  // comes back as a change of the route; its content is then the same, so nothing is written).
+  void write_statuses(const ClusterState& state, const std::vector<Problem>& problems) {
+    const std::string now = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr)));
+    std::set<std::string> present;
+    for (StatusWrite& w : route_statuses(state, problems, options, kController, now)) {
+      const std::string key = w.ns + "/" + w.name;
+      present.insert(key);
+      auto& last = written[key];
+      if (last == w.content) continue;
+      last = std::move(w.content);
+      watcher.patch_status(kind_of(kRoutes), w.ns, w.name, std::move(w.patch),
+                           [this, key](int status, const std::string& message) {
+                             if (status == 200) return;
+                             log().warn("route status not written route={} status={} error=\"{}\"", key, status, message);
+                             net::post(io, [this, key] { written.erase(key); });  // try again next time
+                           });
+    }
+    std::erase_if(written, [&](const auto& kv) { return !present.contains(kv.first); });
   }
 
   void log_problems(const std::vector<Problem>& problems) {

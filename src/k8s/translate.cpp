@@ -78,8 +78,8 @@ class Translator {
   }
 
  private:
-  void problem(std::string kind, const std::string& key, std::string reason) {
-    out_.problems.push_back({kind + " " + key, std::move(reason)});
+  void problem(std::string kind, const std::string& key, std::string reason, std::string ref_reason = {}) {
+    out_.problems.push_back({kind + " " + key, std::move(reason), std::move(ref_reason)});
   }
 
   template <typename T>
@@ -210,15 +210,15 @@ class Translator {
       const bool inference = ref.group == d::kInferenceGroup || ref.group == d::kLegacyInferenceGroup;
       if (!inference || ref.kind != "InferencePool") {
         problem("HTTPRoute", key, fmt::format("rules[{}]: backendRef {} {} is not an InferencePool",
-                                              index, ref.kind, pool_key));
+                                              index, ref.kind, pool_key), "InvalidKind");
       } else if (ref.weight < 0 || ref.weight > 1'000'000) {
         problem("HTTPRoute", key, fmt::format("rules[{}]: backendRef {}: weight must be from 0 to 1000000",
                                               index, pool_key));
       } else if (ref.ns != route.meta.ns && !granted(route, ref)) {
         problem("HTTPRoute", key, fmt::format("rules[{}]: backendRef {} is in another namespace and no "
-                                              "ReferenceGrant allows it", index, pool_key));
+                                              "ReferenceGrant allows it", index, pool_key), "RefNotPermitted");
       } else if (const auto pool = pools_.find(pool_key); pool == pools_.end()) {
-        problem("HTTPRoute", key, fmt::format("rules[{}]: unknown pool '{}'", index, pool_key));
+        problem("HTTPRoute", key, fmt::format("rules[{}]: unknown pool '{}'", index, pool_key), "BackendNotFound");
       } else if (ref.weight > 0) {
         backends.push_back({&pool->second, pool_key, ref.weight});
         named_pools_.insert(pool_key);

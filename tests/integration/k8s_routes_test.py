@@ -198,6 +198,30 @@ class RoutesFollowTheCluster(unittest.TestCase):
         c.wait_routes(lambda p: any(x["name"] == "default/a" and not x["endpoints"] for x in p["pools"]),
                       CHANGE_DEADLINE)
 
+    def route_conditions(self, name):
+        """{type: (status, reason)} of this gateway's entry in the route's status, or None."""
+        obj = self.cluster.srv.get(ROUTE_API, "HTTPRoute", name)
+        for parent in (obj or {}).get("status", {}).get("parents", []):
+            if parent.get("controllerName") == "infergate.dev/gateway":
+                return {c["type"]: (c["status"], c["reason"]) for c in parent["conditions"]}
+        return None
+
+    def test_route_status_tells_whether_it_took(self):
+        c, port = self.cluster, self.port
+        self.apply(pool("a", port), route("good", [("chat", [("a", 1)])]), route("bad", [("x", [("gone", 1)])]))
+        deadline = time.monotonic() + RECOVERY_DEADLINE
+        while time.monotonic() < deadline:
+            good, bad = self.route_conditions("good"), self.route_conditions("bad")
+            if good and bad:
+                break
+            time.sleep(0.02)
+        self.assertEqual(good, {"Accepted": ("True", "Accepted"), "ResolvedRefs": ("True", "ResolvedRefs")})
+        self.assertEqual(bad, {"Accepted": ("True", "Accepted"), "ResolvedRefs": ("False", "BackendNotFound")})
+        writes = c.srv.state()["counts"]["status_writes"]
+        c.wait_routes(lambda p: "chat" in models_of(p), RECOVERY_DEADLINE)
+        time.sleep(0.3)  # our own writes came back as changes: they must not be written again
+        self.assertEqual(c.srv.state()["counts"]["status_writes"], writes)
+
     def test_canary_90_10_across_two_pools(self):
         c, port = self.cluster, self.port
         self.apply(pool("stable", port, app="s"), pool("canary", port, app="c"),

@@ -46,6 +46,8 @@ struct TranslateOptions {
 struct Problem {
   std::string object;
   std::string reason;
+  std::string ref_reason;  // for an HTTPRoute backendRef: the Gateway API ResolvedRefs reason
+                           // (InvalidKind, RefNotPermitted, BackendNotFound); else empty
   bool operator==(const Problem&) const = default;
 };
 
@@ -79,6 +81,18 @@ GatewayConfig merge_routes(const GatewayConfig& file, const ClusterRoutes& clust
 // No whitespace, so tests can compare the exact text.
 std::string routes_debug_json(const GatewayConfig& table, const GatewayConfig& file,
                               const std::vector<Problem>& problems);
+
+// The status this gateway writes to an HTTPRoute that names it: a JSON merge patch of
+// status.parents keeping other controllers' entries and replacing this controller's, with the
+// conditions Accepted (True) and ResolvedRefs (False with the first backendRef problem's reason).
+struct StatusWrite {
+  std::string ns, name;
+  std::string patch;    // with lastTransitionTime = `now`
+  std::string content;  // the same without times: write only when this changed
+};
+std::vector<StatusWrite> route_statuses(const ClusterState& state, const std::vector<Problem>& problems,
+                                        const TranslateOptions& options, std::string_view controller,
+                                        std::string_view now);
 
 // Parses a GET /v1/models answer ({"data":[{"id", "parent"?}]}); empty on malformed input.
 std::vector<ReportedModel> parse_models_list(std::string_view body);

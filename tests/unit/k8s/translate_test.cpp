@@ -550,3 +550,27 @@ TEST_CASE("weights stay exact through targetModels splits, and are rounded only 
   }
   CHECK(a == doctest::Approx(static_cast<double>(b)).epsilon(1e-5));  // still an even split of the route
 }
+
+TEST_CASE("HTTPRoute status: Accepted and ResolvedRefs for routes naming this gateway; other controllers kept") {
+  ClusterState s = two_pools();
+  s.http_routes["default/good"] = route("default", "good", "[" + rule(model_match("m"), backend("a", 1)) + "]");
+  s.http_routes["default/bad"] = route("default", "bad", "[" + rule(model_match("n"), backend("nope", 1)) + "]");
+  s.http_routes["default/other"] = route("default", "other", "[" + rule(model_match("o"), backend("a", 1)) + "]",
+                                         "2026-01-01T00:00:00Z", R"({"name":"envoy"})");
+  // Another controller's entry on the good route survives our write.
+  s.http_routes["default/good"].insert(s.http_routes["default/good"].size() - 1,
+                                       R"(,"status":{"parents":[{"controllerName":"example.com/envoy","parentRef":{"name":"envoy"}}]})");
+  const ClusterRoutes r = translate(s, {});
+  const auto writes = route_statuses(s, r.problems, {}, "infergate.dev/gateway", "2026-12-01T00:00:00Z");
+  REQUIRE(writes.size() == 2);
+  CHECK(writes[0].name == "bad");
+  CHECK(writes[0].patch.find(R"({"type":"ResolvedRefs","status":"False","reason":"BackendNotFound","message":"rules[0]: unknown pool 'default/nope'")") != std::string::npos);
+  CHECK(writes[1].name == "good");
+  CHECK(writes[1].patch ==
+        R"({"status":{"parents":[{"controllerName":"example.com/envoy","parentRef":{"name":"envoy"}},)"
+        R"({"parentRef":{"group":"gateway.networking.k8s.io","kind":"Gateway","namespace":"default","name":"infergate"},)"
+        R"("controllerName":"infergate.dev/gateway","conditions":[)"
+        R"({"type":"Accepted","status":"True","reason":"Accepted","message":"","observedGeneration":0,"lastTransitionTime":"2026-12-01T00:00:00Z"},)"
+        R"({"type":"ResolvedRefs","status":"True","reason":"ResolvedRefs","message":"","observedGeneration":0,"lastTransitionTime":"2026-12-01T00:00:00Z"}]}]}})");
+  CHECK(writes[1].content.find("2026-12-01") == std::string::npos);
+}
