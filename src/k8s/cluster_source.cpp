@@ -252,7 +252,11 @@ struct ClusterSource::Impl {
                            [this, key](int status, const std::string& message) {
                              if (status == 200) return;
                              log().warn("route status not written route={} status={} error=\"{}\"", key, status, message);
-                             net::post(io, [this, key] { written.erase(key); });  // try again next time
+                             // A transient failure is tried again at the next rebuild; a refusal
+                             // (403 without the status-writer RBAC, 404, 422) only when the content changes.
+                             if (status == 0 || status == 409 || status == 429 || status >= 500) {
+                               net::post(io, [this, key] { written.erase(key); });
+                             }
                            });
     }
     std::erase_if(written, [&](const auto& kv) { return !present.contains(kv.first); });
