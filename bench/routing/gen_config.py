@@ -8,7 +8,9 @@ POLICY: infergate (the built-in default profile: queue 2, kv-cache 2, prefix-cac
 lora-affinity 1, max-score picker) | round-robin | random | least-request | power-of-two-choices.
 --no-scheduler-key / --no-priorities / --no-metrics leave out what the config loader of the
 build under test does not know yet (run.sh probes that with --check-config).
+BENCH_SATURATION (environment): the pool's `saturation:` map, e.g. "{queue: 0, running: 8}".
 """
+import os
 import sys
 
 from workloads import BASE_MODEL, CLASS_MODELS, LORA_ADAPTERS
@@ -22,6 +24,8 @@ def render(policy, endpoints, scheduler_key=True, priorities=True, metrics=True)
              "    endpoints: [" + ", ".join(endpoints) + "]"]
     if metrics:
         lines.append("    metrics: {flavour: vllm}")
+    if os.environ.get("BENCH_SATURATION"):  # a YAML flow map, e.g. "{queue: 0, running: 8}"
+        lines.append("    saturation: " + os.environ["BENCH_SATURATION"])
     if scheduler_key and policy != "infergate":
         lines += ["    scheduler:", "      plugins:", "        - {type: available-filter}",
                   f"        - {{type: {policy}}}"]

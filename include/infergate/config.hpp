@@ -72,6 +72,10 @@ struct MetricsConfig {
 struct SaturationConfig {
   double queue = 5;       // waiting requests (scraped + sent since the scrape)
   double kv_cache = 0.8;  // KV-cache use, 0..1
+  // Requests on the endpoint (scraped running + waiting + this gateway's change since) at which it
+  // counts as full; 0: off. Set to the server's batch size (vLLM --max-num-seqs) to keep the
+  // servers' own queues empty, so that waiting happens in the gateway, where priorities apply.
+  double running = 0;
   bool operator==(const SaturationConfig&) const = default;
 };
 

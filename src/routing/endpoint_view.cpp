@@ -49,8 +49,9 @@ void read_view(const Endpoint& endpoint, std::uint32_t index, SteadyClock::time_
     out.queue = std::isnan(running)
                     ? out.waiting + out.in_flight
                     : std::max(0.0, out.waiting + out.running - out.in_flight_at_scrape) + out.in_flight;
-    out.saturated =
-        out.backlog > options.saturation.queue || out.kv_usage > options.saturation.kv_cache;
+    out.saturated = out.backlog > options.saturation.queue ||
+                    out.kv_usage > options.saturation.kv_cache ||
+                    (options.saturation.running > 0 && out.queue >= options.saturation.running);
   } else {
     out.waiting = out.running = out.kv_usage = 0;
     out.queue = out.in_flight;

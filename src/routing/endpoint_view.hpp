@@ -17,6 +17,7 @@ enum class LoraMatch : std::uint8_t { unknown, running, free_slot, waiting, none
 struct Thresholds {
   double queue = 5;       // waiting requests (scraped + dispatched since) past which it is saturated
   double kv_cache = 0.8;  // KV-cache use past which it is saturated
+  double running = 0;     // total requests (running + waiting) at which it is full; 0: off
 };
 
 struct ViewOptions {

@@ -41,7 +41,7 @@ int request_priority(const Snapshot& snapshot, const ModelRoute& model, std::str
 ViewOptions view_options(const Pool& pool) {
   ViewOptions options;
   options.staleness = pool.metrics.staleness;
-  options.saturation = {pool.saturation.queue, pool.saturation.kv_cache};
+  options.saturation = {pool.saturation.queue, pool.saturation.kv_cache, pool.saturation.running};
   return options;
 }
 

@@ -23,7 +23,7 @@ pools:
   - name: a
     endpoints: [127.0.0.1:1]
     metrics: {flavour: vllm, interval: 100ms, staleness: 1s}
-    saturation: {queue: 10, kv_cache: 0.9}
+    saturation: {queue: 10, kv_cache: 0.9, running: 8}
     scheduler: {plugins: [{type: round-robin}]}
   - name: b
     endpoints: [127.0.0.1:2]
@@ -49,6 +49,8 @@ models:
   CHECK(c.pools[0].metrics.staleness == Millis(1000));
   CHECK(c.pools[0].metrics.timeout == Millis(1000));
   CHECK(c.pools[0].saturation.queue == 10);
+  CHECK(c.pools[0].saturation.running == 8);
+  CHECK(c.pools[1].saturation.running == 0);
   CHECK(c.pools[0].scheduler->plugins.at(0).type == "round-robin");
   CHECK_FALSE(c.pools[1].scheduler.has_value());
   CHECK(c.pools[1].metrics.waiting == std::vector<std::string>{R"(my_queue{kind="waiting"})"});

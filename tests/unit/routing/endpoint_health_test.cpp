@@ -71,6 +71,36 @@ TEST_CASE("hybrid load: scraped counts + this gateway's in-flight change since t
   }
 }
 
+TEST_CASE("saturation.running: full at the batch size, counting this gateway's requests since the scrape") {
+  struct Case {
+    const char* name;
+    double waiting, running;
+    int at_scrape, in_flight;
+    double limit;  // 0: off
+    bool saturated;
+  };
+  const Case cases[] = {
+      {"off: a full batch with an empty queue accepts", 0, 8, 8, 8, 0, false},
+      {"a free slot accepts", 0, 7, 7, 7, 8, false},
+      {"a full batch is full", 0, 8, 8, 8, 8, true},
+      {"ours sent since the scrape fill it", 0, 6, 6, 8, 8, true},
+      {"ours finished since the scrape free it", 0, 8, 8, 6, 8, false},
+      {"other clients' requests count", 1, 7, 2, 2, 8, true},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    Endpoint e(HostPort{"127.0.0.1", 1});
+    e.load.in_flight_at_scrape = c.at_scrape;
+    record_scrape(e, scraped(c.waiting, c.running, 0.1), t0);
+    e.in_flight = c.in_flight;
+    ViewOptions options;
+    options.saturation.running = c.limit;
+    EndpointView v;
+    read_view(e, 0, t0, options, "", v);
+    CHECK(v.saturated == c.saturated);
+  }
+}
+
 TEST_CASE("a scrape resets dispatched_since_scrape; never scraped is stale") {
   Endpoint e(HostPort{"127.0.0.1", 1});
   EndpointView v;
