@@ -76,6 +76,9 @@ struct SaturationConfig {
   // counts as full; 0: off. Set to the server's batch size (vLLM --max-num-seqs) to keep the
   // servers' own queues empty, so that waiting happens in the gateway, where priorities apply.
   double running = 0;
+  // Of those, slots that only Critical requests (priority above standard) may take: Standard and
+  // Sheddable see the endpoint as full `reserve` requests earlier. Needs `running`.
+  double reserve = 0;
   bool operator==(const SaturationConfig&) const = default;
 };
 

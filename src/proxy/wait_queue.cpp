@@ -191,7 +191,8 @@ void WaitRoom::admit(PoolQueue& q, SteadyTime now) {
   const SnapshotPtr snapshot = snapshots_.load();
   // A pool the table no longer has: its waiters are admitted so that they are scheduled again
   // (and find their model elsewhere, or their refusal).
-  if (const Pool* pool = find_pool(*snapshot, q.name); pool && !pool_accepts(*pool, now)) return;
+  const Pool* pool = find_pool(*snapshot, q.name);
+  if (pool && !pool_accepts(*pool, q.queue.front()->priority, now)) return;
   const std::optional<PriorityQueue::Entry> entry = q.queue.pop();
   const auto it = q.tickets.find(entry->id);
   const TicketPtr ticket = std::move(it->second);

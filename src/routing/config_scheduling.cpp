@@ -213,7 +213,9 @@ void Loader::saturation(const YAML::Node& node, const std::string& path, Saturat
           {"kv_cache", false,
            [&](const YAML::Node& n, const std::string& p) { set_number(n, p, out.kv_cache, 0, 1); }},
           {"running", false,
-           [&](const YAML::Node& n, const std::string& p) { set_number(n, p, out.running, 0, 1e6); }}});
+           [&](const YAML::Node& n, const std::string& p) { set_number(n, p, out.running, 0, 1e6); }},
+          {"reserve", false,
+           [&](const YAML::Node& n, const std::string& p) { set_number(n, p, out.reserve, 0, 1e6); }}});
 }
 
 void Loader::queue(const YAML::Node& node, const std::string& path, QueueConfig& out) {

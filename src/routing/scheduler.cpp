@@ -38,10 +38,13 @@ int request_priority(const Snapshot& snapshot, const ModelRoute& model, std::str
   return model.priority;
 }
 
-ViewOptions view_options(const Pool& pool) {
+ViewOptions view_options(const Pool& pool, int priority) {
   ViewOptions options;
   options.staleness = pool.metrics.staleness;
-  options.saturation = {pool.saturation.queue, pool.saturation.kv_cache, pool.saturation.running};
+  const SaturationConfig& s = pool.saturation;
+  double running = s.running;
+  if (running > 0 && priority <= priority::standard) running = std::max(1.0, running - s.reserve);
+  options.saturation = {s.queue, s.kv_cache, running};
   return options;
 }
 
@@ -54,10 +57,10 @@ bool pool_saturated(std::span<const EndpointView> views) {
   });
 }
 
-bool pool_accepts(const Pool& pool, SteadyClock::time_point now) {
+bool pool_accepts(const Pool& pool, int priority, SteadyClock::time_point now) {
   if (pool.endpoints.empty()) return false;
   thread_local std::vector<EndpointView> views;
-  const ViewOptions options = view_options(pool);
+  const ViewOptions options = view_options(pool, priority);
   views.resize(pool.endpoints.size());
   for (std::uint32_t i = 0; i < views.size(); ++i) {
     read_view(*pool.endpoints[i], i, now, options, AdapterKey{}, views[i]);
@@ -83,7 +86,7 @@ ScheduleResult schedule(const Snapshot& snapshot, const RequestContext& request,
 
   thread_local std::vector<EndpointView> views;
   thread_local std::vector<std::uint32_t> order;
-  const ViewOptions options = view_options(pool);
+  const ViewOptions options = view_options(pool, decision.priority);
   const std::string_view served = decision.served_model();
   const AdapterKey adapter = AdapterKey::of(served);
   views.resize(pool.endpoints.size());

@@ -21,13 +21,14 @@ const Target* pick_target(const ModelRoute& model, Rng& rng);
 // The priority of a request: its objective's when the snapshot knows it, else its model's.
 int request_priority(const Snapshot& snapshot, const ModelRoute& model, std::string_view objective);
 
-// What read_view needs from a pool's settings.
-ViewOptions view_options(const Pool& pool);
+// What read_view needs from a pool's settings, for a request of `priority` (the batch slots
+// reserved for Critical count as full for the others).
+ViewOptions view_options(const Pool& pool, int priority);
 
-// Whether a queued request for `pool` could be dispatched now: the pool has endpoints and is not
-// saturated. The proxy checks it when capacity may have freed (a response finished, a scrape
+// Whether a queued request of `priority` for `pool` could be dispatched now: the pool has
+// endpoints and is not saturated for it. The proxy checks it when capacity may have freed (a response finished, a scrape
 // arrived) before popping its wait queue and calling schedule() again.
-bool pool_accepts(const Pool& pool, SteadyClock::time_point now);
+bool pool_accepts(const Pool& pool, int priority, SteadyClock::time_point now);
 
 // True when every available candidate (all of them, when none is available) is saturated.
 bool pool_saturated(std::span<const EndpointView> views);

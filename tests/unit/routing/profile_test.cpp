@@ -214,10 +214,34 @@ TEST_CASE("pool_accepts: endpoints present and not all saturated") {
   const Case cases[] = {{{6, 6}, 10ms, false}, {{6, 1}, 10ms, true}, {{60, 60}, 5s, true}};
   for (const Case& c : cases) {
     for (std::size_t i = 0; i < 2; ++i) scrape(*pool.endpoints[i], c.waiting[i], 0.1);
-    CHECK(pool_accepts(pool, t0 + c.age) == c.accepts);
+    CHECK(pool_accepts(pool, priority::standard, t0 + c.age) == c.accepts);
   }
   const SnapshotPtr empty = build_snapshot(fleet_config(0));
-  CHECK_FALSE(pool_accepts(*empty->pools[0], t0));
+  CHECK_FALSE(pool_accepts(*empty->pools[0], priority::critical, t0));
+}
+
+TEST_CASE("saturation.reserve: the last batch slots only take Critical requests") {
+  GatewayConfig config = fleet_config(1);
+  config.pools[0].saturation.running = 4;
+  config.pools[0].saturation.reserve = 1;
+  const SnapshotPtr snapshot = build_snapshot(config);
+  const Pool& pool = *snapshot->pools[0];
+  struct Case {
+    double running;
+    bool critical_accepted, standard_accepted, sheddable_accepted;
+  };
+  const Case cases[] = {{2, true, true, true}, {3, true, false, false}, {4, false, false, false}};
+  for (const Case& c : cases) {
+    CAPTURE(c.running);
+    ScrapedLoad s;
+    s.waiting = 0;
+    s.running = c.running;
+    s.kv_usage = 0.1;
+    record_scrape(*pool.endpoints[0], s, t0);
+    CHECK(pool_accepts(pool, priority::critical, t0) == c.critical_accepted);
+    CHECK(pool_accepts(pool, priority::standard, t0) == c.standard_accepted);
+    CHECK(pool_accepts(pool, priority::sheddable, t0) == c.sheddable_accepted);
+  }
 }
 
 TEST_CASE("workers schedule and dispatch while the control thread publishes scrapes") {
