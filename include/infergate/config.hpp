@@ -131,8 +131,16 @@ struct KubernetesConfig {
   PoolConfig pool_defaults;             // scheduler, metrics, saturation of every cluster pool
 };
 
+// TLS on the client listener; empty cert: plain HTTP.
+struct TlsConfig {
+  std::string cert;  // PEM chain
+  std::string key;   // PEM private key
+  bool enabled() const noexcept { return !cert.empty(); }
+};
+
 struct GatewayConfig {
   HostPort listen{"0.0.0.0", 8080};
+  TlsConfig tls;  // set: the client listener speaks HTTPS only
   HostPort admin{"127.0.0.1", 9090};
   unsigned workers = 0;                       // 0: one per core ("auto")
   std::size_t max_body_bytes = 32u << 20;     // 32 MiB: images travel as base64

@@ -1,6 +1,7 @@
 // Wiring of the process: one worker per core, the admin listener and signals on the control
 // thread (the caller's), and the drain.
 #include "proxy/gateway.hpp"
+#include "proxy/tls.hpp"
 
 #include <csignal>
 #include <optional>
@@ -93,8 +94,11 @@ void Gateway::start() {
   unsigned count = m.config.workers;
   if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
   tcp::endpoint address = resolve(m.control, m.config.listen);
+  // One context for every worker: OpenSSL contexts are thread-safe once configured.
+  const auto tls = m.config.tls.enabled() ? make_tls_context(m.config.tls) : nullptr;
   for (unsigned i = 0; i < count; ++i) {
     auto worker = std::make_unique<Worker>(i, m.config, m.snapshots, m.metrics, m.draining, m.waits);
+    worker->set_tls(tls);
     try {
       address = worker->listen(address);  // the first bind fixes the port for the others
     } catch (const boost::system::system_error& e) {

@@ -332,7 +332,7 @@ net::awaitable<void> Session::stream(UpstreamLease& lease, const EndpointPtr& en
     iov_.clear();
     if (!head_sent) iov_.push_back(net::buffer(head_));
     if (write_pieces(chunked, response.is_done())) {
-      auto write = write_fully(client_, iov_);
+      auto write = write_client(iov_);
       const boost::system::error_code ec = co_await std::move(write);
       if (ec) {
         client_gone_ = client_gone_ || expired_ != Phase::streaming;
@@ -398,7 +398,7 @@ net::awaitable<void> Session::end_stream_with_error(bool sse) {
       net::buffer(chunk_head_.data(), static_cast<std::size_t>(end - chunk_head_.data())),
       net::buffer(local_body_), net::buffer(kCrlf), net::buffer(kLastChunk)};
   set_deadline(Phase::writing, worker_.config().timeouts.client_body);
-  auto write = write_fully(client_, buffers);
+  auto write = write_client(buffers);
   co_await std::move(write);
 }
 

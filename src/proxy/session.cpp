@@ -1,6 +1,7 @@
 // The downstream side of a client connection: request reading with limits and timeouts,
 // dispatch, the gateway's own routes (/v1/models) and every refusal.
 #include "proxy/session.hpp"
+#include "proxy/tls.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -127,6 +128,14 @@ net::awaitable<void> Session::serve() {
   client_.non_blocking(true, ec);
   const auto remote = client_.remote_endpoint(ec);
   if (!ec) peer_ip_ = remote.address().to_string();
+  if (worker_.tls()) {
+    auto handshake = tls_handshake();
+    if (!co_await std::move(handshake)) {
+      finished_ = true;
+      client_.close(ec);
+      co_return;
+    }
+  }
   set_deadline(Phase::idle, worker_.config().timeouts.keepalive_idle);
   for (;;) {
     auto read_op = read_request();
@@ -208,7 +217,7 @@ net::awaitable<Session::ReadResult> Session::read_request() {
       if (request_->expect_continue() && !request_->is_done() && in_.size() == 0 &&
           request_->version() >= 11) {
         std::array<net::const_buffer, 1> interim{net::buffer(kContinue)};
-        auto write = write_fully(client_, interim);
+        auto write = write_client(interim);
         const boost::system::error_code wec = co_await std::move(write);
         if (wec) co_return ReadResult::closed;
       }
@@ -514,7 +523,7 @@ net::awaitable<bool> Session::write_local(unsigned status, std::string_view body
   head_ += "\r\n";
   set_deadline(Phase::writing, worker_.config().timeouts.client_body);
   std::array<net::const_buffer, 2> buffers{net::buffer(head_), net::buffer(body)};
-  auto write = write_fully(client_, buffers);
+  auto write = write_client(buffers);
   const boost::system::error_code ec = co_await std::move(write);
   co_return !ec && !close;
 }

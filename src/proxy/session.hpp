@@ -30,7 +30,11 @@
 #include "proxy/wait_queue.hpp"
 #include "proxy/worker.hpp"
 
+namespace boost::asio::ssl { class context; }
+
 namespace infergate::proxy {
+
+struct TlsStream;  // proxy/tls.hpp: only the files that use it pay for asio's ssl headers
 
 // What one read asks for by default; large bodies ask for more (Session::read_room).
 inline constexpr std::size_t kReadChunk = 16 * 1024;
@@ -174,6 +178,14 @@ class Session final : public SessionHook {
   // no event-loop round trip), the rest asynchronously. `buffers` is consumed in place.
   net::awaitable<boost::system::error_code> write_fully(tcp::socket& socket,
                                                         std::span<net::const_buffer> buffers);
+  // To the client: write_fully on plain HTTP (no extra frame), write_tls over TLS.
+  net::awaitable<boost::system::error_code> write_client(std::span<net::const_buffer> buffers) {
+    return tls_ ? write_tls(buffers) : write_fully(client_, buffers);
+  }
+  // One gathered TLS record per write (the engine would make one per buffer), asynchronously:
+  // a synchronous attempt could interleave with the pending TLS read.
+  net::awaitable<boost::system::error_code> write_tls(std::span<net::const_buffer> buffers);
+  net::awaitable<bool> tls_handshake();  // false: close
 
   // relay.cpp: forwarding one request and streaming its response back.
   net::awaitable<bool> forward(const RequestFacts& facts, const Decision& decision);
@@ -190,6 +202,8 @@ class Session final : public SessionHook {
 
   Worker& worker_;
   tcp::socket client_;
+  std::unique_ptr<TlsStream> tls_;  // set on a TLS listener; wraps client_
+  std::string tls_out_;             // write_tls's gathering buffer
   net::steady_timer timer_;  // the watchdog's; re-armed only when a deadline comes sooner
   Clock::time_point deadline_ = Clock::time_point::max();
   Clock::time_point armed_ = Clock::time_point::max();

@@ -7,8 +7,11 @@
 #include <boost/asio/write.hpp>
 
 #include "proxy/session.hpp"
+#include "proxy/tls.hpp"
 
 #include <cstring>
+
+#include <spdlog/spdlog.h>
 
 namespace infergate::proxy {
 namespace {
@@ -68,9 +71,12 @@ void Session::start_client_read() {
   const std::size_t room = read_room(in_);
   if (room == 0) return;  // a full buffer: nothing more to learn until it is parsed
   read_pending_ = true;
-  client_.async_read_some(in_.prepare(room), [this](boost::system::error_code ec, std::size_t n) {
-    on_client_read(ec, n);
-  });
+  auto done = [this](boost::system::error_code ec, std::size_t n) { on_client_read(ec, n); };
+  if (tls_) {
+    tls_->stream.async_read_some(in_.prepare(room), done);
+  } else {
+    client_.async_read_some(in_.prepare(room), done);
+  }
 }
 
 void Session::on_client_read(boost::system::error_code ec, std::size_t n) {
@@ -144,6 +150,25 @@ net::awaitable<boost::system::error_code> Session::write_fully(tcp::socket& sock
   auto write = net::async_write(socket, buffers.subspan(first), kTuple);
   auto [wec, n] = co_await std::move(write);
   co_return wec;
+}
+
+net::awaitable<bool> Session::tls_handshake() {
+  tls_ = std::make_unique<TlsStream>(client_, *worker_.tls());
+  set_deadline(Phase::header, worker_.config().timeouts.client_header);  // expiry cancels it
+  auto handshake = tls_->stream.async_handshake(net::ssl::stream_base::server, kTuple);
+  auto [ec] = co_await std::move(handshake);
+  // A plain-HTTP client or a scanner: nothing to answer in a protocol it would understand.
+  if (ec) spdlog::debug("tls handshake from {}: {}", peer_ip_, ec.message());
+  expired_ = Phase::none;
+  co_return !ec;
+}
+
+net::awaitable<boost::system::error_code> Session::write_tls(std::span<net::const_buffer> buffers) {
+  tls_out_.clear();
+  for (const auto& b : buffers) tls_out_.append(static_cast<const char*>(b.data()), b.size());
+  auto write = net::async_write(tls_->stream, net::buffer(tls_out_), kTuple);
+  auto [ec, n] = co_await std::move(write);
+  co_return ec;
 }
 
 std::size_t Session::read_room(const Buffer& buffer) const noexcept {

@@ -13,6 +13,8 @@
 #include <boost/intrusive/list.hpp>
 
 #include "infergate/config.hpp"
+
+namespace boost::asio::ssl { class context; }
 #include "infergate/routing.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/upstream_pool.hpp"
@@ -49,6 +51,9 @@ class Worker {
   // For sessions, on this worker's thread only.
   net::io_context& io() noexcept { return *io_; }
   const GatewayConfig& config() const noexcept { return config_; }
+  // The process's TLS context when the listener speaks HTTPS, else null.
+  boost::asio::ssl::context* tls() const noexcept { return tls_.get(); }
+  void set_tls(std::shared_ptr<boost::asio::ssl::context> tls) noexcept { tls_ = std::move(tls); }
   SnapshotHolder& snapshots() noexcept { return snapshots_; }
   UpstreamPool& pool() noexcept { return *pool_; }
   Rng& rng() noexcept { return rng_; }
@@ -75,6 +80,7 @@ class Worker {
   std::optional<tcp::acceptor> acceptor_;
   std::optional<UpstreamPool> pool_;
   Rng rng_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;
   WorkerMetrics metrics_;
   std::thread thread_;
 };

@@ -348,6 +348,26 @@ void Loader::cross_check(const GatewayConfig& config) {
   }
 }
 
+void Loader::tls(const YAML::Node& node, const std::string& path, TlsConfig& out) {
+  // Checked here so a bad path is a located config error, not a start-up failure.
+  const auto readable_file = [&](const YAML::Node& n, const std::string& p, std::string& file) {
+    const auto s = text(n, p);
+    if (!s) return;
+    if (!std::ifstream(*s).good()) {
+      issue(n, p, fmt::format("cannot read '{}'", *s));
+      return;
+    }
+    file = *s;
+  };
+  TlsConfig tls;
+  fields(node, path,
+         {{"cert", true,
+           [&](const YAML::Node& n, const std::string& p) { readable_file(n, p, tls.cert); }},
+          {"key", true,
+           [&](const YAML::Node& n, const std::string& p) { readable_file(n, p, tls.key); }}});
+  if (!tls.cert.empty() && !tls.key.empty()) out = std::move(tls);
+}
+
 GatewayConfig Loader::load(const YAML::Node& root) {
   GatewayConfig config;
   if (root.IsNull()) return config;  // an empty file: every default, nothing routed
@@ -359,6 +379,8 @@ GatewayConfig Loader::load(const YAML::Node& root) {
              admin_at_ = where(n, p);
              set_host_port(n, p, config.admin);
            }},
+          {"tls", false,
+           [&](const YAML::Node& n, const std::string& p) { tls(n, p, config.tls); }},
           {"workers", false,
            [&](const YAML::Node& n, const std::string& p) { set_workers(n, p, config.workers); }},
           {"max_body_bytes", false,

@@ -64,6 +64,7 @@ class Loader {
   void set_workers(const YAML::Node& node, const std::string& path, unsigned& out);
 
   void timeouts(const YAML::Node& node, const std::string& path, Timeouts& out);
+  void tls(const YAML::Node& node, const std::string& path, TlsConfig& out);
   void pool(const YAML::Node& node, const std::string& path, GatewayConfig& config);
   void model(const YAML::Node& node, const std::string& path, GatewayConfig& config);
   void target(const YAML::Node& node, const std::string& path, ModelConfig& model);
