@@ -11,19 +11,12 @@
 
 #include "routing/config_values.hpp"
 
+#include "config_issues.hpp"
+
 using namespace infergate;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::vector<ConfigIssue> issues_of(const std::string& yaml) {
-  try {
-    load_config_string(yaml, "test.yaml");
-  } catch (const ConfigError& e) {
-    return e.issues();
-  }
-  return {};
-}
 
 // The one issue `yaml` must produce.
 ConfigIssue single_issue(const std::string& yaml) {

@@ -10,18 +10,11 @@
 
 #include <unistd.h>
 
+#include "config_issues.hpp"
+
 using namespace infergate;
 
 namespace {
-
-std::vector<ConfigIssue> issues_of(const std::string& yaml) {
-  try {
-    load_config_string(yaml, "test.yaml");
-  } catch (const ConfigError& e) {
-    return e.issues();
-  }
-  return {};
-}
 
 // A readable file for the loader's check (its contents are only read at start-up).
 std::string scratch_file() {
