@@ -72,6 +72,7 @@ void Engine::try_admit(Micros now) {
       ++it;
     }
   }
+  if (step_model()) start_step_if_idle(now);
 }
 
 bool Engine::admit(Id id, Req& r, Micros now, bool& kv_full) {
@@ -97,6 +98,14 @@ bool Engine::admit(Id id, Req& r, Micros now, bool& kv_full) {
   r.st.admitted_at = now;
   r.st.phase = Phase::prefill;
   ++running_;
+  if (step_model()) {
+    r.ready_at = ready;
+    r.prefill_left = std::max<std::uint32_t>(1, r.st.prompt_tokens - r.st.cached_tokens);
+    batch_.push_back(id);
+    changed_.push_back(id);
+    if (observer_) observer_->on_admitted(r.st);
+    return true;
+  }
   const double uncached = static_cast<double>(r.st.prompt_tokens - r.st.cached_tokens);
   const double prefill = static_cast<double>(cfg_.prefill_overhead) + uncached * cfg_.prefill_per_token_us;
   schedule(id, r, ready + jittered(prefill));
@@ -123,13 +132,18 @@ void Engine::drop_stale_events() const {
 
 Micros Engine::next_event() const {
   drop_stale_events();
-  return events_.empty() ? kNever : events_.top().at;
+  return std::min(step_end_, events_.empty() ? kNever : events_.top().at);
 }
 
 void Engine::advance(Micros now) {
   for (;;) {
     drop_stale_events();
-    if (events_.empty() || events_.top().at > now) return;
+    const Micros event_at = events_.empty() ? kNever : events_.top().at;
+    if (step_end_ <= now && step_end_ <= event_at) {
+      run_step(step_end_);
+      continue;
+    }
+    if (event_at > now) return;
     const Event e = events_.top();
     events_.pop();
     on_event(e.id, reqs_.at(e.id), e.at);
@@ -158,6 +172,7 @@ void Engine::finish(Id id, Req& r, Micros at, FinishReason reason) {
     r.blocks.clear();
     if (!r.lora.empty()) lora_.release(r.lora);
     --running_;
+    if (step_model()) batch_.erase(std::find(batch_.begin(), batch_.end(), id));
   }
   r.st.phase = Phase::finished;
   r.st.finish_reason = reason;

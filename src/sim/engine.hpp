@@ -7,6 +7,14 @@
 //          + (prompt tokens not in the prefix cache) * prefill_per_token
 //   ITL  = itl * (1 + (load_factor - 1) * (running - 1) / (max_num_seqs - 1))
 // each sample scaled by seeded Gaussian jitter (standard deviation = jitter * mean).
+//
+// Step model (max_num_batched_tokens > 0), after vLLM's scheduler with chunked prefill: prefill
+// and decode share one GPU. The batch advances in steps; each step every decoding request takes
+// one token of the budget and prefilling requests (in admission order) take the rest in chunks.
+//   step = ITL(running) if anything decodes + (prefill_overhead + prefill tokens * prefill_per_token
+//          if anything prefills), jittered as a whole
+// Every token of a step is emitted at its end, so a long uncached prefill slows every stream in
+// the batch and a prefix-cache hit frees GPU time for the others (not only for its own request).
 #pragma once
 
 #include <cstdint>
@@ -36,6 +44,7 @@ struct EngineConfig {
   double itl_load_factor = 2.0;        // ITL multiplier when the batch is full
   double jitter = 0.0;                 // standard deviation as a fraction of the mean
   std::uint64_t seed = 1;
+  std::uint32_t max_num_batched_tokens = 0;  // > 0: the step model with this token budget
 };
 
 enum class Phase : std::uint8_t { waiting, prefill, decode, finished };
@@ -123,6 +132,11 @@ class Engine {
     std::string lora;
     FinishReason planned = FinishReason::stop;
     std::uint32_t generation = 0;  // invalidates stale heap entries
+    // Step model only.
+    Micros ready_at = 0;              // LoRA adapter loaded; prefill may start
+    std::uint32_t prefill_left = 0;   // prompt tokens still to compute
+    std::uint32_t step_prefill = 0;   // prompt tokens computed by the step in flight
+    bool step_decode = false;         // the step in flight emits a token of this request
   };
   struct Event {
     Micros at;
@@ -138,6 +152,12 @@ class Engine {
   void schedule(Id id, Req& r, Micros at);
   Micros jittered(double mean_us);
   void drop_stale_events() const;
+  bool step_model() const { return cfg_.max_num_batched_tokens > 0; }
+  // Step model (engine_step.cpp): plans the next step when the GPU is idle and work is running,
+  // and applies the step in flight at its end.
+  void start_step_if_idle(Micros now);
+  void plan_step(Micros now);
+  void run_step(Micros end);
 
   EngineConfig cfg_;
   EngineObserver* observer_;
@@ -150,6 +170,10 @@ class Engine {
   std::vector<Id> changed_;
   std::uint32_t running_ = 0;
   Id next_id_ = 1;
+  // Step model: the running requests in admission order, the end of the step in flight.
+  std::vector<Id> batch_;
+  Micros step_end_ = kNever;
+  bool in_step_ = false;
 };
 
 }  // namespace infergate::sim

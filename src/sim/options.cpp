@@ -99,6 +99,10 @@ std::vector<Flag> flags(SimOptions& o, Raw& raw, bool& help) {
       {"--prefill-per-token-us", "US", "prefill time per uncached prompt token (default 20)", dbl(e.prefill_per_token_us)},
       {"--itl-ms", "MS", "inter-token latency with a batch of one (default 10)", msec(e.itl)},
       {"--itl-load-factor", "F", "ITL multiplier when the batch is full (default 2)", dbl(e.itl_load_factor)},
+      {"--max-num-batched-tokens", "N",
+       "tokens per engine step, shared by decodes and prefill chunks; > 0 turns on the step model "
+       "(prefill competes with decode for the GPU, as vLLM's chunked prefill; default 0: each "
+       "request's prefill is its own delay)", u32(e.max_num_batched_tokens)},
       {"--jitter", "F", "latency standard deviation as a fraction of the mean (default 0)", dbl(e.jitter)},
       {"--seed", "N", "seed of jitter, faults and text (default 1)",
        [&](std::string_view s) { return parse_num(s, e.seed); }},

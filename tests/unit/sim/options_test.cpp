@@ -41,12 +41,14 @@ TEST_CASE("model, adapters, timings, faults") {
   SimOptions o;
   std::string err;
   REQUIRE(parse({"--model", "Qwen/Qwen3-0.6B", "--lora-modules", "a,b", "--itl-ms", "2.5", "--jitter", "0.1",
-                 "--fail-500-rate", "0.25", "--startup-delay-ms", "300", "--metrics-flavor", "sglang", "--fast"},
+                 "--fail-500-rate", "0.25", "--startup-delay-ms", "300", "--metrics-flavor", "sglang", "--fast",
+                 "--max-num-batched-tokens", "2048"},
                 o, err) == ParseStatus::ok);
   CHECK(o.served_names == std::vector<std::string>{"Qwen/Qwen3-0.6B"});
   CHECK(o.lora_modules == std::vector<std::string>{"a", "b"});
   CHECK(o.engine.itl == 2500);
   CHECK(o.engine.jitter == doctest::Approx(0.1));
+  CHECK(o.engine.max_num_batched_tokens == 2048);
   CHECK(o.faults.fail_500 == doctest::Approx(0.25));
   CHECK(o.faults.startup_delay == ms(300));
   CHECK(o.flavor == MetricsFlavor::sglang);
@@ -70,7 +72,8 @@ TEST_CASE("errors name the flag; --help lists every flag") {
                            "--max-loras", "--max-num-seqs", "--kv-blocks", "--block-size", "--prefill-overhead-ms",
                            "--prefill-per-token-us", "--itl-ms", "--itl-load-factor", "--jitter", "--seed",
                            "--metrics-flavor", "--fail-500-rate", "--fail-429-rate", "--reset-before-rate",
-                           "--reset-midstream-rate", "--hang-rate", "--startup-delay-ms", "--fast", "--max-queue"}) {
+                           "--reset-midstream-rate", "--hang-rate", "--startup-delay-ms", "--fast", "--max-queue",
+                           "--max-num-batched-tokens"}) {
     CAPTURE(flag);
     CHECK(usage.find(flag) != std::string::npos);
   }
