@@ -76,21 +76,28 @@ def variants(rows):
     return sorted({s["policy"] for s in rows if s["policy"].startswith("infergate")})
 
 
+ISSUE_MAX_STAGE = 1.2  # the issue's stages run from 10% to 120%; the verdict is judged on those
+
+
 def goal_shared(rows):
     out = []
+    extra = any(frac(s) > ISSUE_MAX_STAGE for s in rows)
     for v in variants(rows) or ["infergate"]:
-        out += [f"- **{v}**:"] + ["  " + line for line in goal_shared_one(rows, v)]
+        out += [f"- **{v}**:"] + ["  " + line for line in goal_shared_one(rows, v, ISSUE_MAX_STAGE)]
+        if extra:
+            out += [f"- **{v}**, counting the stages past {100 * ISSUE_MAX_STAGE:.0f}% too (not the issue's "
+                    "verdict):"] + ["  " + line for line in goal_shared_one(rows, v, float("inf"))]
     return out
 
 
-def goal_shared_one(rows, name):
+def goal_shared_one(rows, name, max_stage):
     pol = by_policy(rows)
     ig = {frac(s): s for s in pol.get(name, [])}
     if not ig:
         return ["- pending: no infergate run."]
     cands = []
     for b in BASELINES:
-        done = [s for s in pol.get(b, []) if completes(s)]
+        done = [s for s in pol.get(b, []) if completes(s) and frac(s) <= max_stage]
         if done:
             top = done[-1]
             cands.append((-frac(top), p(top, "ttft", "p90"), b, top))

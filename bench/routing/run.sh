@@ -5,7 +5,7 @@
 # into results.md and the plots). Loopback only; every step bounded; stops only its own PIDs.
 #
 # usage: bench/routing/run.sh [--duration S] [--drain S] [--policies "..."] [--workloads "..."]
-#                             [--fractions "0.1 0.5 ..."] [--out DIR] [--quick]
+#                             [--fractions "0.1 0.5 ..."] [--out DIR] [--quick] [--engine step]
 # env: INFERGATE_BIN, INFERGATE_SIM_BIN (default build-routebench/src/{app,sim}/...)
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -19,7 +19,7 @@ POLICIES="round-robin random least-request power-of-two-choices infergate"
 WORKLOADS="shared-prefix no-reuse lora priority"
 FRACTIONS="0.1 0.5 0.8 1.0 1.2"
 OUT="$HERE/results"
-PRESET=(); APPEND=0; TAG=""
+PRESET=(); APPEND=0; TAG=""; ENGINE=request
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2;;
@@ -31,6 +31,7 @@ while [ $# -gt 0 ]; do
     --sat) PRESET+=("$2"); shift 2;;           # WORKLOAD=RATE: skip that calibration
     --append) APPEND=1; shift;;                # keep results/summary.jsonl, add to it
     --tag) TAG="@$2"; shift 2;;                # label this run's policies POLICY@TAG
+    --engine) ENGINE="$2"; shift 2;;          # request (default) | step: see SIM_ARGS
     --quick) DURATION=4; DRAIN=8; CAL_DURATION=5; FRACTIONS="0.5 1.2"; shift;;
     *) echo "unknown option $1" >&2; exit 2;;
   esac
@@ -46,6 +47,14 @@ SIM_ARGS=(--host 127.0.0.1 --port 0 --instances 8 --max-num-seqs 8 --max-queue 1
   --itl-ms 20 --itl-load-factor 2 --jitter 0.1 --seed 1
   --served-model-name "Qwen/Qwen3-0.6B,bench-critical,bench-standard,bench-sheddable"
   --lora-modules "$LORAS" --max-loras 2 --lora-load-ms 100 --log-level warn)
+# --engine step: the same servers, but prefill shares the GPU with decode in steps of at most 2048
+# tokens (vLLM's chunked prefill and its usual online-serving budget), so an uncached prompt slows
+# every stream in its batch. The default, request, charges each prefill to its own request only.
+case "$ENGINE" in
+  request) ;;
+  step) SIM_ARGS+=(--max-num-batched-tokens 2048);;
+  *) echo "unknown --engine $ENGINE" >&2; exit 2;;
+esac
 
 WORK="$(mktemp -d /tmp/routebench.XXXXXX)"
 PIDS=()
