@@ -103,7 +103,7 @@ echo "gateway config support: scheduler profiles=$HAVE_SCHED flags=${CFG_FLAGS[*
 
 start_gateway() {  # start_gateway POLICY
   (cd "$HERE" && "$PY" gen_config.py "$1" "$ENDPOINTS" "${CFG_FLAGS[@]}") > "$WORK/gw-$1.yaml"
-  cp "$WORK/gw-$1.yaml" "$OUT/raw/gateway-$1.yaml"
+  cp "$WORK/gw-$1.yaml" "$OUT/raw/gateway-$1$TAG.yaml"
   rm -f "$WORK/gw.out"
   "$GW" --config "$WORK/gw-$1.yaml" --log-level warn > "$WORK/gw.out" 2> "$WORK/gw.err" &
   GW_PID=$!; PIDS+=("$GW_PID")
