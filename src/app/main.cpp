@@ -10,6 +10,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "app/cluster_metrics.hpp"
 #include "infergate/config.hpp"
 #include "infergate/k8s/cluster_source.hpp"
 #include "proxy/gateway.hpp"
@@ -180,6 +181,8 @@ int main(int argc, char** argv) {
           infergate::k8s::access_for(file.kubernetes), file,
           [&gateway](infergate::GatewayConfig table) { gateway.replace_routes(std::move(table)); });
       gateway.add_debug_page("/debug/routes", [&cluster] { return cluster->debug_json(); });
+      gateway.add_metrics_collector(
+          [&cluster] { return infergate::app::cluster_metric_families(cluster->stats()); });
     }
     if (options.config) {
       // SIGHUP: re-read the file; its routes replace the file's part of the table (the cluster's

@@ -103,7 +103,7 @@ struct ClusterSource::Impl {
   std::vector<Slot> slots;
   GatewayConfig file;
   std::string routes_page;   // routes_debug_json of the last applied table
-  std::uint64_t rebuilds = 0, applies = 0, problems_logged = 0;
+  std::uint64_t rebuilds = 0, applies = 0, problems_logged = 0, problems_now = 0;
   bool applied_once = false;
 
   // Source thread only.
@@ -273,6 +273,10 @@ struct ClusterSource::Impl {
       }
     }
     seen = std::move(now);
+    std::set<std::string> objects;
+    for (const Problem& p : problems) objects.insert(p.object);
+    std::lock_guard lock(mutex);
+    problems_now = objects.size();
   }
 
   // The endpoints of the pools to probe; answers of endpoints that left are forgotten.
@@ -377,6 +381,19 @@ void ClusterSource::set_file(GatewayConfig file) {
     m.file = std::move(file);
   }
   net::post(m.io, [&m] { m.schedule(); });
+}
+
+ClusterStats ClusterSource::stats() const {
+  const Impl& m = *impl_;
+  ClusterStats out;
+  out.watch = m.watcher.counters();
+  std::lock_guard lock(m.mutex);
+  out.rebuilds = m.rebuilds;
+  out.applies = m.applies;
+  out.skipped_objects = m.problems_now;
+  out.synced = !m.slots.empty();
+  for (const Slot& s : m.slots) out.synced = out.synced && s.synced;
+  return out;
 }
 
 std::string ClusterSource::debug_json() const {

@@ -205,6 +205,10 @@ void Gateway::add_debug_page(std::string path, std::function<std::string()> rend
   impl_->admin.add_page(std::move(path), std::move(render));
 }
 
+void Gateway::add_metrics_collector(std::function<std::vector<prometheus::MetricFamily>()> collect) {
+  impl_->metrics.add_collector(std::move(collect));
+}
+
 int Gateway::run() {
   Impl& m = *impl_;
   net::co_spawn(m.control, m.wait_for_signals(), net::detached);

@@ -4,8 +4,13 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "infergate/config.hpp"
+
+namespace prometheus {
+struct MetricFamily;
+}
 
 namespace infergate::proxy {
 
@@ -38,6 +43,9 @@ class Gateway {
   // An extra JSON page on the admin listener (e.g. /debug/routes). Register before start();
   // `render` runs on the control thread for every GET.
   void add_debug_page(std::string path, std::function<std::string()> render);
+
+  // Extra families for the admin listener's /metrics (see Metrics::add_collector). Before start().
+  void add_metrics_collector(std::function<std::vector<prometheus::MetricFamily>()> collect);
 
  private:
   struct Impl;

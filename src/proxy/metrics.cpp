@@ -5,6 +5,7 @@
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
@@ -95,8 +96,14 @@ std::string Metrics::render(const Snapshot* snapshot) {
       }
     }
   }
-  return prometheus::TextSerializer().Serialize(registry_->Collect());
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  for (const Collect& collect : collectors_) {
+    for (auto& family : collect()) families.push_back(std::move(family));
+  }
+  return prometheus::TextSerializer().Serialize(families);
 }
+
+void Metrics::add_collector(Collect collect) { collectors_.push_back(std::move(collect)); }
 
 WorkerMetrics::WorkerMetrics(Metrics& metrics) : metrics_(metrics) {
   static_assert(static_cast<std::size_t>(ErrorKind::shutting_down) < 32);

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -16,6 +17,7 @@
 #include "infergate/routing.hpp"
 
 namespace prometheus {
+struct MetricFamily;
 class Registry;
 class Counter;
 class Gauge;
@@ -37,7 +39,13 @@ class Metrics {
   // returns every family in the Prometheus text format.
   std::string render(const Snapshot* snapshot);
 
+  // Families made by another part of the process at each render (e.g. the Kubernetes source's
+  // counters). Add before the admin listener serves; `collect` runs on the control thread.
+  using Collect = std::function<std::vector<prometheus::MetricFamily>()>;
+  void add_collector(Collect collect);
+
  private:
+  std::vector<Collect> collectors_;
   std::shared_ptr<prometheus::Registry> registry_;  // first: the families below live in it
 
  public:

@@ -103,6 +103,15 @@ class Cluster:
         assert status == 200, (status, body)
         return json.loads(body)
 
+    def metrics(self):
+        """The gateway's /metrics as {name: value} for the samples without labels."""
+        status, _, body = harness.request(self.admin, "GET", "/metrics")
+        assert status == 200, (status, body)
+        text = body.decode() if isinstance(body, bytes) else body
+        return {name: float(value) for name, _, value in
+                (line.partition(" ") for line in text.splitlines() if line and not line.startswith("#"))
+                if "{" not in name}
+
     def wait_routes(self, predicate, deadline):
         """Polls /debug/routes until predicate(page) holds; returns (page, seconds taken)."""
         start = time.monotonic()
@@ -281,6 +290,10 @@ class RoutesFollowTheCluster(unittest.TestCase):
         self.assertEqual([x["endpoints"] for x in page["pools"] if x["name"] == "default/a"],
                          [[f"127.0.0.2:{port}"]])
         self.assertEqual(c.chat("chat")[0], 200)
+        m = c.metrics()  # the same on /metrics, for alerts
+        self.assertEqual(m["infergate_k8s_skipped_objects"], len({x["object"] for x in page["problems"]}))
+        self.assertEqual(m["infergate_k8s_synced"], 1)
+        self.assertGreater(m["infergate_k8s_watch_events_total"], 0)
 
 
 class Churn(unittest.TestCase):
@@ -359,6 +372,11 @@ class Churn(unittest.TestCase):
             self.assertGreaterEqual(counts["watches_dropped"], 5)  # the faults really happened
             # ...and a resume met 410 (an HTTP status or an ERROR event), so the watcher relisted
             self.assertGreaterEqual(counts["gone"] + counts["expired_events"], 1)
+            m = cluster.metrics()  # and the gateway's /metrics tells the same story
+            self.assertGreaterEqual(m["infergate_k8s_watch_gone_total"], 1)
+            self.assertGreaterEqual(m["infergate_k8s_relists_total"], 1)
+            self.assertGreater(m["infergate_k8s_watch_requests_total"], counts["watches_dropped"])
+            self.assertEqual(m["infergate_k8s_skipped_objects"], 0)
         finally:
             cluster.close()
 

@@ -14,6 +14,15 @@
 
 namespace infergate::k8s {
 
+// What /metrics reports about the cluster source.
+struct ClusterStats {
+  WatchCounters watch;               // over every reflector
+  std::uint64_t rebuilds = 0;        // tables built from the objects (debounced changes)
+  std::uint64_t applies = 0;         // of those, tables that differed and were applied
+  std::uint64_t skipped_objects = 0; // objects skipped as malformed in the last build
+  bool synced = false;               // every resource listed once
+};
+
 class ClusterSource {
  public:
   using Apply = std::function<void(GatewayConfig table)>;
@@ -38,6 +47,7 @@ class ClusterSource {
   // "kubernetes":{"synced", "applied", "rebuilds", "problems", "sources":{resource: state}}.
   // Any thread.
   std::string debug_json() const;
+  ClusterStats stats() const;  // any thread
 
  private:
   struct Impl;
