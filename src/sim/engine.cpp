@@ -98,17 +98,15 @@ bool Engine::admit(Id id, Req& r, Micros now, bool& kv_full) {
   r.st.admitted_at = now;
   r.st.phase = Phase::prefill;
   ++running_;
-  if (step_model()) {
+  if (step_model()) {  // the steps compute the prompt (engine_step.cpp)
     r.ready_at = ready;
     r.prefill_left = std::max<std::uint32_t>(1, r.st.prompt_tokens - r.st.cached_tokens);
     batch_.push_back(id);
-    changed_.push_back(id);
-    if (observer_) observer_->on_admitted(r.st);
-    return true;
+  } else {
+    const double uncached = static_cast<double>(r.st.prompt_tokens - r.st.cached_tokens);
+    const double prefill = static_cast<double>(cfg_.prefill_overhead) + uncached * cfg_.prefill_per_token_us;
+    schedule(id, r, ready + jittered(prefill));
   }
-  const double uncached = static_cast<double>(r.st.prompt_tokens - r.st.cached_tokens);
-  const double prefill = static_cast<double>(cfg_.prefill_overhead) + uncached * cfg_.prefill_per_token_us;
-  schedule(id, r, ready + jittered(prefill));
   changed_.push_back(id);
   if (observer_) observer_->on_admitted(r.st);
   return true;
