@@ -58,10 +58,10 @@ std::vector<std::string> split_csv(const std::string& s) {
 
 }  // namespace
 
-bool parse_sample_line(std::string_view line, PromSample& out) {
-  std::size_t i = 0;
-  if (line.empty() || !is_name_start(line[0])) return false;
-  while (i < line.size() && is_name_char(line[i])) ++i;
+namespace {
+
+// A sample line whose name is known to be the first `i` bytes: labels, value, optional timestamp.
+bool parse_sample_rest(std::string_view line, std::size_t i, PromSample& out) {
   out.name = line.substr(0, i);
   out.labels = {};
   if (i < line.size() && line[i] == '{') {
@@ -76,6 +76,15 @@ bool parse_sample_line(std::string_view line, PromSample& out) {
   auto value_end = line.find_first_of(" \t", value_start);  // an optional timestamp may follow
   if (value_end == std::string_view::npos) value_end = line.size();
   return parse_value(line.substr(value_start, value_end - value_start), out.value);
+}
+
+}  // namespace
+
+bool parse_sample_line(std::string_view line, PromSample& out) {
+  std::size_t i = 0;
+  if (line.empty() || !is_name_start(line[0])) return false;
+  while (i < line.size() && is_name_char(line[i])) ++i;
+  return parse_sample_rest(line, i, out);
 }
 
 std::optional<std::string> find_label(std::string_view labels, std::string_view key) {
@@ -207,7 +216,8 @@ void offer(const std::vector<MetricSelector>& selectors, const PromSample& s,
 
 // The metric names one parse looks for, without allocating. A line is one of them when the byte
 // after the name's length ends a name and the bytes before it are the name: most lines fail on
-// that one byte. Past kMax names every line is parsed (offer() still picks the right ones).
+// that one byte, tested once per distinct length (the vLLM names have three lengths for five
+// names). Past 16 names every line is parsed (offer() still picks the right ones).
 class WantedNames {
  public:
   void add(std::string_view name) {
@@ -217,25 +227,48 @@ class WantedNames {
       overflow_ = true;
       return;
     }
-    names_[count_++] = name;
-  }
-  bool starts(std::string_view line) const {
-    if (overflow_) return true;
+    // Kept sorted by length, so that the names of one length are one run.
+    auto at = std::upper_bound(names_.begin(), used, name,
+                               [](std::string_view x, std::string_view y) { return x.size() < y.size(); });
+    std::move_backward(at, used, used + 1);
+    *at = name;
+    ++count_;
+    run_count_ = 0;
     for (std::size_t i = 0; i < count_; ++i) {
-      const std::string_view name = names_[i];
-      if (line.size() <= name.size()) continue;
-      const char next = line[name.size()];
-      if ((next == '{' || next == ' ' || next == '\t') &&
-          std::memcmp(line.data(), name.data(), name.size()) == 0) {
-        return true;
+      if (run_count_ == 0 || runs_[run_count_ - 1].length != names_[i].size()) {
+        runs_[run_count_++] = {names_[i].size(), i, i};
+      }
+      runs_[run_count_ - 1].end = i + 1;
+    }
+  }
+  static constexpr std::size_t kUnknown = std::string_view::npos;
+  // The length of the wanted name `line` starts with, 0 if none; kUnknown past 16 names (every
+  // line is then a candidate).
+  std::size_t match(std::string_view line) const {
+    if (overflow_) return kUnknown;
+    for (std::size_t r = 0; r < run_count_; ++r) {
+      const Run& run = runs_[r];
+      if (line.size() <= run.length || !kEndsName[static_cast<unsigned char>(line[run.length])]) continue;
+      for (std::size_t i = run.begin; i < run.end; ++i) {
+        if (std::memcmp(line.data(), names_[i].data(), run.length) == 0) return run.length;
       }
     }
-    return false;
+    return 0;
   }
 
  private:
+  struct Run {
+    std::size_t length, begin, end;  // names_[begin, end) have this length
+  };
+  static constexpr std::array<bool, 256> kEndsName = [] {
+    std::array<bool, 256> ends{};
+    ends['{'] = ends[' '] = ends['\t'] = true;
+    return ends;
+  }();
+
   std::array<std::string_view, 16> names_{};
-  std::size_t count_ = 0;
+  std::array<Run, 16> runs_{};
+  std::size_t count_ = 0, run_count_ = 0;
   bool overflow_ = false;
 };
 
@@ -281,9 +314,12 @@ ScrapedLoad parse_load(std::string_view text, const MetricsMapping& mapping) {
       if (first == std::string_view::npos || line[first] == '#') continue;
       line.remove_prefix(first);
     }
-    if (!wanted.starts(line)) continue;
+    const std::size_t name_length = wanted.match(line);
+    if (name_length == 0) continue;
     if (line.back() == '\r') line.remove_suffix(1);
-    if (parse_sample_line(line, sample)) visit(sample);
+    const bool parsed = name_length == WantedNames::kUnknown ? parse_sample_line(line, sample)
+                                                             : parse_sample_rest(line, name_length, sample);
+    if (parsed) visit(sample);
   }
 
   if (load.has_lora_info) {

@@ -183,3 +183,17 @@ TEST_CASE("parse_load with more selector names than it tracks still reads them a
   REQUIRE(load.kv_usage);
   CHECK(*load.kv_usage == 0.5);
 }
+
+TEST_CASE("parse_load tells apart wanted names of the same length, given in any order") {
+  MetricsMapping mapping;  // three names of 5 bytes, one of 3, one of 7: added unsorted
+  mapping.waiting = {{"queue", "", ""}};
+  mapping.running = {{"batch", "", ""}, {"activ", "", ""}};
+  mapping.kv_usage = {{"kvcache", "", ""}, {"kvc", "", ""}};
+  const auto load = parse_load("batcz 9\nactiv 2\nqueue{m=\"a\"} 3\nkvc 0.25\nkvcache_x 1\n", mapping);
+  REQUIRE(load.waiting);
+  CHECK(*load.waiting == 3);
+  REQUIRE(load.running);
+  CHECK(*load.running == 2);  // "batcz" has batch's length but is not it
+  REQUIRE(load.kv_usage);
+  CHECK(*load.kv_usage == 0.25);  // the second choice: the first never appears
+}
