@@ -117,92 +117,38 @@ net::awaitable<error_code> connect(TargetState& s) {
   if (ec) co_return ec;
   error_code ignored;
   s.socket.set_option(tcp::no_delay(true), ignored);
+  s.socket.non_blocking(true, ignored);  // send_request() sends without waiting
   s.connected = true;
   s.buffer.clear();
   s.buffer.reserve(kReadRoom);
   co_return error_code{};
 }
 
-// One GET on the current connection; the body lands in s.body. The proxy's ResponseParser keeps
-// the head's fields in a reused arena: no allocation per scrape once the buffers have grown.
-net::awaitable<ScrapeResult> exchange(TargetState& s) {
-  ScrapeResult result;
+// Sends the request of a scrape. The socket is in non-blocking mode: a request of ~100 bytes into
+// an idle keep-alive connection's empty send buffer goes out in this one send, without the
+// completion's round trip through the scheduler that async_write costs; `sent` says how much left.
+error_code send_request(TargetState& s, std::size_t& sent) {
   s.in_flight_at_send = s.target.endpoint->in_flight.load(std::memory_order_relaxed);
-  auto write = net::async_write(s.socket, net::buffer(s.request), kTuple);
-  auto [wec, wn] = co_await std::move(write);
-  if (wec) {
-    result.ec = wec;
-    co_return result;
+  error_code ec;
+  sent = s.socket.write_some(net::buffer(s.request), ec);
+  if (ec == net::error::would_block) {
+    sent = 0;
+    ec = {};
   }
-  s.body.clear();
-  s.fields.clear();
-  ResponseParser parser(s.fields, s.reason, s.pieces);
-  parser.body_limit(kBodyLimit);
-  for (;;) {
-    error_code ec = http::error::need_more;
-    if (s.buffer.size() != 0) {
-      const auto data = s.buffer.data();
-      const std::size_t used = parser.feed(static_cast<const char*>(data.data()), data.size(), ec);
-      for (std::string_view piece : s.pieces) s.body.append(piece);
-      s.pieces.clear();
-      s.buffer.consume(used);
-    }
-    if (parser.is_done()) break;
-    if (ec && ec != http::error::need_more) {
-      result.ec = ec;
-      co_return result;
-    }
-    if (!ec) continue;
-    const std::size_t room = std::max<std::size_t>(s.buffer.capacity() - s.buffer.size(), 4096);
-    auto read = s.socket.async_read_some(s.buffer.prepare(room), kTuple);
-    auto [rec, n] = co_await std::move(read);
-    if (rec == net::error::eof) {  // a body delimited by the end of the connection
-      error_code eof_ec;
-      parser.feed_eof(eof_ec);
-      s.close();
-      if (parser.is_done()) break;
-    }
-    if (rec) {
-      result.ec = rec;
-      co_return result;
-    }
-    s.buffer.commit(n);
-  }
-  result.status = parser.status();
-  if (!parser.keep_alive()) s.close();
-  co_return result;
+  return ec;
 }
 
-// Connects if needed and exchanges within the target's timeout. A kept-alive connection the
-// server closed while idle fails at once: retried once on a new connection.
-net::awaitable<ScrapeResult> attempt(TargetState& s) {
-  const bool reused = s.connected;
-  if (!s.connected) {
-    auto op = connect(s);
-    const error_code ec = co_await std::move(op);
-    if (ec) co_return ScrapeResult{ec};
+// Feeds what the buffer holds to the parser (the body lands in s.body). need_more: read more.
+error_code feed(TargetState& s, ResponseParser& parser) {
+  error_code ec = http::error::need_more;
+  if (s.buffer.size() != 0) {
+    const auto data = s.buffer.data();
+    const std::size_t used = parser.feed(static_cast<const char*>(data.data()), data.size(), ec);
+    for (std::string_view piece : s.pieces) s.body.append(piece);
+    s.pieces.clear();
+    s.buffer.consume(used);
   }
-  auto first = exchange(s);
-  ScrapeResult result = co_await std::move(first);
-  if (result.ec && reused && !s.stopped && !s.timed_out) {
-    auto op = connect(s);
-    const error_code ec = co_await std::move(op);
-    if (ec) co_return ScrapeResult{ec};
-    auto second = exchange(s);
-    result = co_await std::move(second);
-  }
-  co_return result;
-}
-
-net::awaitable<ScrapeResult> scrape_once(TargetState& s) {
-  s.timed_out = false;
-  s.deadline = Clock::now() + s.target.timeout;
-  auto op = attempt(s);
-  ScrapeResult result = co_await std::move(op);
-  s.deadline = Clock::time_point::max();
-  if (s.timed_out) result.ec = net::error::timed_out;
-  if (result.ec) s.close();
-  co_return result;
+  return ec;
 }
 
 }  // namespace
@@ -329,10 +275,72 @@ void MetricsScraper::Impl::publish(TargetState& s, const ScrapeResult& result) {
   }
 }
 
+// One coroutine per endpoint, for as long as it is scraped. A scrape runs inline here, not in
+// nested coroutines: no coroutine frame is allocated per scrape (three were: 64 endpoints scraped
+// together outnumber Asio's per-thread cache of recycled frames, so each was a malloc).
 net::awaitable<void> MetricsScraper::Impl::run(StatePtr s) {
   while (!s->stopped) {
-    auto scrape = scrape_once(*s);
-    const ScrapeResult result = co_await std::move(scrape);
+    s->timed_out = false;
+    s->deadline = Clock::now() + s->target.timeout;
+    ScrapeResult result;
+    // A kept-alive connection the server closed while idle fails at once: retried once on a new
+    // connection.
+    for (bool retry = false;; retry = true) {
+      const bool reused = s->connected;
+      result = {};
+      if (!s->connected) {
+        auto op = connect(*s);
+        result.ec = co_await std::move(op);
+        if (result.ec) break;
+      }
+      std::size_t sent = 0;
+      result.ec = send_request(*s, sent);
+      if (!result.ec && sent < s->request.size()) {
+        auto write = net::async_write(s->socket, net::buffer(s->request) + sent, kTuple);
+        auto [wec, wn] = co_await std::move(write);
+        result.ec = wec;
+      }
+      if (!result.ec) {
+        s->body.clear();
+        s->fields.clear();
+        ResponseParser parser(s->fields, s->reason, s->pieces);
+        parser.body_limit(kBodyLimit);
+        for (;;) {
+          const error_code ec = feed(*s, parser);
+          if (parser.is_done()) {
+            result.status = parser.status();
+            if (!parser.keep_alive()) s->close();
+            break;
+          }
+          if (ec && ec != http::error::need_more) {
+            result.ec = ec;
+            break;
+          }
+          if (!ec) continue;
+          const std::size_t room = std::max<std::size_t>(s->buffer.capacity() - s->buffer.size(), 4096);
+          auto read = s->socket.async_read_some(s->buffer.prepare(room), kTuple);
+          auto [rec, n] = co_await std::move(read);
+          if (rec == net::error::eof) {  // a body delimited by the end of the connection
+            error_code eof_ec;
+            parser.feed_eof(eof_ec);
+            s->close();
+            if (parser.is_done()) {
+              result.status = parser.status();
+              break;
+            }
+          }
+          if (rec) {
+            result.ec = rec;
+            break;
+          }
+          s->buffer.commit(n);
+        }
+      }
+      if (!result.ec || !reused || retry || s->stopped || s->timed_out) break;
+    }
+    s->deadline = Clock::time_point::max();
+    if (s->timed_out) result.ec = net::error::timed_out;
+    if (result.ec) s->close();
     if (s->stopped) break;
     publish(*s, result);
     if (load_changed) load_changed();
