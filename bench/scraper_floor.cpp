@@ -6,8 +6,11 @@
 // learnt from the first (blocking) exchange at start, has arrived. bench/scraper_cpu.py --floor
 // measures its CPU exactly as the gateway's.
 //
-// Usage: scraper_floor INTERVAL_MS SECONDS PORT... (127.0.0.1). Prints "connected N" once every
-// connection made its first exchange, then runs SECONDS and prints its counts to stderr.
+// Usage: scraper_floor [--speculative-read] [--no-quickack] INTERVAL_MS SECONDS PORT...
+// (127.0.0.1). Prints "connected N" once every connection made its first exchange, then runs
+// SECONDS and prints its counts to stderr. The options are experiments, off in the floor:
+// --speculative-read adds, after each send, the recv that Asio's reactor tries at once (it fails
+// with EAGAIN: the answer is not there yet); --no-quickack clears TCP_QUICKACK before each recv.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -68,22 +71,32 @@ std::size_t first_exchange(int fd, const std::string& request) {
 
 }  // namespace
 
+static char buf[256 * 1024];
+
 int main(int argc, char** argv) {
-  if (argc < 4) {
-    std::fprintf(stderr, "usage: %s INTERVAL_MS SECONDS PORT...\n", argv[0]);
+  bool speculative_read = false, no_quickack = false;
+  int arg = 1;
+  for (; arg < argc && std::strncmp(argv[arg], "--", 2) == 0; ++arg) {
+    if (std::strcmp(argv[arg], "--speculative-read") == 0) speculative_read = true;
+    else if (std::strcmp(argv[arg], "--no-quickack") == 0) no_quickack = true;
+    else break;
+  }
+  if (argc - arg < 3) {
+    std::fprintf(stderr, "usage: %s [--speculative-read] [--no-quickack] INTERVAL_MS SECONDS PORT...\n", argv[0]);
     return 2;
   }
-  const long interval_ms = std::atol(argv[1]);
-  const long seconds = std::atol(argv[2]);
+  const long interval_ms = std::atol(argv[arg]);
+  const long seconds = std::atol(argv[arg + 1]);
+  const int first_port = arg + 2;
   // The gateway's scraper thread runs as SCHED_BATCH (src/proxy/metrics_scraper.cpp): same here.
   sched_param param{};
   sched_setscheduler(0, SCHED_BATCH, &param);
 
-  std::vector<Connection> conns(static_cast<std::size_t>(argc - 3));
+  std::vector<Connection> conns(static_cast<std::size_t>(argc - first_port));
   const int epfd = epoll_create1(0);
   if (epfd < 0) die("epoll_create1");
   for (std::size_t i = 0; i < conns.size(); ++i) {
-    const int port = std::atoi(argv[3 + i]);
+    const int port = std::atoi(argv[static_cast<std::size_t>(first_port) + i]);
     Connection& c = conns[i];
     c.fd = socket(AF_INET, SOCK_STREAM, 0);
     if (c.fd < 0) die("socket");
@@ -120,9 +133,8 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   const long ticks_to_run = seconds * 1000 / interval_ms;
-  long ticks = 0, sent = 0, completed = 0, reads = 0, overruns = 0;
+  long ticks = 0, sent = 0, completed = 0, reads = 0, overruns = 0, speculative = 0;
   std::vector<epoll_event> events(conns.size() + 1);
-  static char buf[256 * 1024];
   while (ticks < ticks_to_run) {
     const int n = epoll_wait(epfd, events.data(), static_cast<int>(events.size()), -1);
     if (n < 0) {
@@ -146,10 +158,24 @@ int main(int argc, char** argv) {
           }
           c.waiting = true;
           ++sent;
+          if (speculative_read) {
+            const ssize_t early = recv(c.fd, buf, sizeof buf, MSG_DONTWAIT);
+            ++speculative;
+            if (early > 0) c.received += static_cast<std::size_t>(early);  // rare: counted as data
+            if (c.received >= c.response_size) {
+              c.received -= c.response_size;
+              c.waiting = false;
+              ++completed;
+            }
+          }
         }
         continue;
       }
       Connection& c = conns[i];
+      if (no_quickack) {
+        const int zero = 0;
+        setsockopt(c.fd, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof zero);
+      }
       const ssize_t got = recv(c.fd, buf, sizeof buf, 0);
       ++reads;
       if (got <= 0) die("recv (connection closed or failed)");
@@ -161,7 +187,7 @@ int main(int argc, char** argv) {
       }
     }
   }
-  std::fprintf(stderr, "scraper_floor: ticks=%ld sent=%ld completed=%ld reads=%ld overruns=%ld\n",
-               ticks, sent, completed, reads, overruns);
+  std::fprintf(stderr, "scraper_floor: ticks=%ld sent=%ld completed=%ld reads=%ld speculative_reads=%ld overruns=%ld\n",
+               ticks, sent, completed, reads, speculative, overruns);
   return 0;
 }
