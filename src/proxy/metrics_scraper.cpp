@@ -395,10 +395,13 @@ net::awaitable<void> MetricsScraper::Impl::run(StatePtr s) {
             s->awaiting_read = false;
             rec = s->read_done ? s->read_ec : error_code(net::error::operation_aborted);
           }
-          if (rec == net::error::eof) {  // a body delimited by the end of the connection
-            error_code eof_ec;
-            parser.feed_eof(eof_ec);
+          // A body delimited by the end of the connection ends there. An end before any byte is a
+          // connection the server dropped while idle (retried above), not an empty response:
+          // Beast's parser would call that one complete, with status 0.
+          if (rec == net::error::eof) {
             s->close();
+            error_code eof_ec;
+            if (parser.got_some()) parser.feed_eof(eof_ec);
             if (parser.is_done()) {
               result.status = parser.status();
               break;

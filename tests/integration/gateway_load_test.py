@@ -195,5 +195,93 @@ class ScrapeFailureTest(LoadTestCase):
         self.assertEqual(e["health"]["scrape_failures"], 0)
 
 
+class PageServer:
+    """A /metrics server on raw sockets, to shape how a page arrives: `pieces` writes per
+    response (the page split evenly, each write after a short pause), and `close_idle` to drop
+    every connection after its response without saying so (as a server's idle timeout does)."""
+
+    def __init__(self, page, pieces=1, close_idle=False):
+        import socket
+        import threading
+        self.page, self.pieces, self.close_idle = page, pieces, close_idle
+        self.connections = self.responses = 0
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.name = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.stopping = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+        while not self.stopping:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        import time
+        head = f"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {len(self.page)}\r\n\r\n"
+        data = head.encode() + self.page
+        step = -(-len(data) // self.pieces)
+        with conn:
+            request = b""
+            while not self.stopping:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                request += chunk
+                if b"\r\n\r\n" not in request:
+                    continue
+                request = b""
+                for i in range(0, len(data), step):
+                    if i:
+                        time.sleep(0.005)  # a separate arrival on the gateway's side
+                    conn.sendall(data[i:i + step])
+                self.responses += 1
+                if self.close_idle:
+                    return
+
+    def close(self):
+        self.stopping = True
+        self.listener.close()
+
+
+class PageDeliveryTest(LoadTestCase):
+    # 100 KB: more than the scraper's 32 KiB read room, so a response takes several reads.
+    PAGE = b"".join(b'vllm:filler_bucket{le="%d"} 0\n' % i for i in range(3500)) + \
+        b"vllm:num_requests_waiting 5\nvllm:num_requests_running 2\n"
+
+    def serve(self, **kwargs):
+        server = PageServer(self.PAGE, **kwargs)
+        self.addCleanup(server.close)
+        self.start_gateway([server.name], metrics="{flavour: vllm, interval: 20ms, timeout: 300ms}")
+        return server
+
+    def test_page_larger_than_a_read_arriving_in_pieces(self):
+        server = self.serve(pieces=4)
+        e = self.wait_endpoint(server.name, lambda e: e["scraped"] is not None and server.responses >= 5,
+                               "not scraped five times")
+        self.assertEqual((e["scraped"]["waiting"], e["scraped"]["running"]), (5, 2))
+        self.assertEqual(e["health"]["scrape_failures"], 0)
+        self.assertEqual(server.connections, 1)  # one keep-alive connection throughout
+
+    def test_connection_dropped_while_idle_is_replaced_within_the_scrape(self):
+        server = self.serve(close_idle=True)
+        failures = set()  # consecutive failures seen by every poll: a scrape failing on the dropped
+                          # connection and not retried would show 1 for the next two intervals
+
+        def seen(e):
+            failures.add(e["health"]["scrape_failures"])
+            return e["scraped"] is not None and server.responses >= 20
+        e = self.wait_endpoint(server.name, seen, "not scraped twenty times")
+        self.assertEqual(e["scraped"]["waiting"], 5)
+        self.assertEqual(failures, {0})
+        self.assertGreaterEqual(server.connections, 20)
+
+
 if __name__ == "__main__":
     unittest.main()
