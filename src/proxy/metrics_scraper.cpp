@@ -1,5 +1,6 @@
 // The metrics scraper: one coroutine per endpoint on the scraper's own thread, each with one
-// keep-alive connection, one read buffer and one body string reused scrape after scrape.
+// keep-alive connection, one read buffer and one body string reused scrape after scrape. Sockets
+// are read only once known to hold data (dispatch_reads): per scrape one send and one read.
 #include "proxy/metrics_scraper.hpp"
 
 #include <pthread.h>
@@ -44,8 +45,8 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 // A metrics page is tens of KB (vLLM: ~40 KB); anything far larger is not one.
 constexpr std::uint64_t kBodyLimit = 8 * 1024 * 1024;
-// Beast reads at most the buffer's free capacity (at least 512 bytes), and the parser empties
-// the buffer as it copies the body out: without room reserved, a page costs a read per 512 bytes.
+// A read takes at most the buffer's free capacity (read_now), and the parser empties the buffer as
+// it copies the body out: without room reserved, a page would cost a read per few KB.
 constexpr std::size_t kReadRoom = 32 * 1024;
 
 // One scraped endpoint: its settings, connection and reused buffers. Only the scraper's thread
@@ -341,7 +342,9 @@ void MetricsScraper::Impl::publish(TargetState& s, const ScrapeResult& result) {
 
 // One coroutine per endpoint, for as long as it is scraped. A scrape runs inline here, not in
 // nested coroutines: no coroutine frame is allocated per scrape (three were: 64 endpoints scraped
-// together outnumber Asio's per-thread cache of recycled frames, so each was a malloc).
+// together outnumber Asio's per-thread cache of recycled frames, so each was a malloc). The
+// proxy's ResponseParser keeps the head's fields in a reused arena: no allocation per scrape
+// either once the buffers have grown.
 net::awaitable<void> MetricsScraper::Impl::run(StatePtr s) {
   while (!s->stopped) {
     s->timed_out = false;
