@@ -197,6 +197,7 @@ struct MetricsScraper::Impl {
   void ensure_thread();
   net::awaitable<void> sweep();  // enforces the scrape timeouts
   net::awaitable<void> dispatch_reads();
+  void handle_ready(const epoll_event* events, int n);  // reads for the coroutines waiting
 
 
   // One thread runs everything here and touches every socket and timer: no locking in the reactor
@@ -305,20 +306,27 @@ net::awaitable<void> MetricsScraper::Impl::dispatch_reads() {
     auto wait = ready_watch.async_wait(net::posix::descriptor_base::wait_read, kTuple);
     auto [ec] = co_await std::move(wait);
     if (ec) break;  // stop()
-    const int n = epoll_wait(ready_set, events.data(), static_cast<int>(events.size()), 0);
-    for (int i = 0; i < n; ++i) {
-      auto& s = *static_cast<TargetState*>(events[static_cast<std::size_t>(i)].data.ptr);
-      if (!s.awaiting_read) {
-        s.maybe_readable = true;
-        continue;
-      }
-      const error_code rec = read_now(s);
-      if (rec == net::error::would_block) continue;
-      s.read_ec = rec;
-      s.read_done = true;
-      s.awaiting_read = false;
-      s.timer.cancel();
+    // The event loop sees an edge of the set only when it gains an event: harvest it all.
+    for (int n = static_cast<int>(events.size()); n == static_cast<int>(events.size());) {
+      n = epoll_wait(ready_set, events.data(), static_cast<int>(events.size()), 0);
+      handle_ready(events.data(), n);
     }
+  }
+}
+
+void MetricsScraper::Impl::handle_ready(const epoll_event* events, int n) {
+  for (int i = 0; i < n; ++i) {
+    auto& s = *static_cast<TargetState*>(events[i].data.ptr);
+    if (!s.awaiting_read) {
+      s.maybe_readable = true;
+      continue;
+    }
+    const error_code rec = read_now(s);
+    if (rec == net::error::would_block) continue;
+    s.read_ec = rec;
+    s.read_done = true;
+    s.awaiting_read = false;
+    s.timer.cancel();
   }
 }
 
