@@ -181,6 +181,7 @@ int main(int argc, char** argv) {
           infergate::k8s::access_for(file.kubernetes), file,
           [&gateway](infergate::GatewayConfig table) { gateway.replace_routes(std::move(table)); });
       gateway.add_debug_page("/debug/routes", [&cluster] { return cluster->debug_json(); });
+      gateway.add_readiness_gate("the cluster's routes", [&cluster] { return cluster->stats().applied; });
       gateway.add_metrics_collector(
           [&cluster] { return infergate::app::cluster_metric_families(cluster->stats()); });
     }

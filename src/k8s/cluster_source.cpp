@@ -391,6 +391,7 @@ ClusterStats ClusterSource::stats() const {
   out.rebuilds = m.rebuilds;
   out.applies = m.applies;
   out.skipped_objects = m.problems_now;
+  out.applied = m.applied_once;
   out.synced = !m.slots.empty();
   for (const Slot& s : m.slots) out.synced = out.synced && s.synced;
   return out;

@@ -38,6 +38,10 @@ void AdminServer::add_page(std::string path, std::function<std::string()> render
   pages_.insert_or_assign(std::move(path), std::move(render));
 }
 
+void AdminServer::add_readiness_gate(std::string what, std::function<bool()> ok) {
+  gates_.emplace_back(std::move(what), std::move(ok));
+}
+
 void AdminServer::stop() {
   boost::system::error_code ignored;
   if (acceptor_) acceptor_->close(ignored);
@@ -68,6 +72,12 @@ void AdminServer::answer(std::string_view path, bool get, unsigned& status, std:
     const bool ready = ready_.load(std::memory_order_acquire);
     status = ready ? 200 : 503;
     body = ready ? "ready\n" : "draining\n";
+    for (const auto& [what, ok] : gates_) {
+      if (!ready || ok()) continue;
+      status = 503;
+      body = "waiting: " + what + "\n";
+      break;
+    }
   } else if (path == "/metrics") {
     status = 200;
     const SnapshotPtr snapshot = snapshots_.load();

@@ -6,6 +6,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -30,6 +32,8 @@ class AdminServer {
   void stop();
   // An extra GET page answered with application/json (before start()).
   void add_page(std::string path, std::function<std::string()> render);
+  // /readyz also answers 503 ("waiting: WHAT") while `ok` returns false (before start()).
+  void add_readiness_gate(std::string what, std::function<bool()> ok);
 
  private:
   net::awaitable<void> accept_loop();
@@ -44,6 +48,7 @@ class AdminServer {
   const std::atomic<bool>& ready_;
   std::optional<tcp::acceptor> acceptor_;
   std::map<std::string, std::function<std::string()>, std::less<>> pages_;
+  std::vector<std::pair<std::string, std::function<bool()>>> gates_;
 };
 
 }  // namespace infergate::proxy

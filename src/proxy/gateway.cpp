@@ -205,6 +205,10 @@ void Gateway::add_debug_page(std::string path, std::function<std::string()> rend
   impl_->admin.add_page(std::move(path), std::move(render));
 }
 
+void Gateway::add_readiness_gate(std::string what, std::function<bool()> ok) {
+  impl_->admin.add_readiness_gate(std::move(what), std::move(ok));
+}
+
 void Gateway::add_metrics_collector(std::function<std::vector<prometheus::MetricFamily>()> collect) {
   impl_->metrics.add_collector(std::move(collect));
 }

@@ -44,6 +44,10 @@ class Gateway {
   // `render` runs on the control thread for every GET.
   void add_debug_page(std::string path, std::function<std::string()> render);
 
+  // /readyz answers 503 ("waiting: WHAT") while `ok` returns false, e.g. until the cluster's
+  // routes are in: a replica gets no traffic before it can route it. Before start().
+  void add_readiness_gate(std::string what, std::function<bool()> ok);
+
   // Extra families for the admin listener's /metrics (see Metrics::add_collector). Before start().
   void add_metrics_collector(std::function<std::vector<prometheus::MetricFamily>()> collect);
 

@@ -407,6 +407,34 @@ class FileAndCluster(unittest.TestCase):
             cluster.close()
 
 
+class Readiness(unittest.TestCase):
+    def test_not_ready_until_the_cluster_routes_are_in(self):
+        def lists_fail(srv):  # the first InferencePool lists fail: no table for a while
+            srv.fail_next(2, status=500, path_contains="inferencepools")
+        cluster = Cluster(probe_models=False, before_start=lists_fail)
+        try:
+            cluster.srv.apply(pool("a", 8000))
+            status, _, body = harness.request(cluster.admin, "GET", "/readyz")
+            self.assertEqual((status, body), (503, b"waiting: the cluster's routes\n"))
+            self.assertEqual(harness.request(cluster.admin, "GET", "/healthz")[0], 200)  # alive, not ready
+            deadline = time.monotonic() + RECOVERY_DEADLINE
+            while harness.request(cluster.admin, "GET", "/readyz")[0] != 200 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            # Ready only once the table holds the cluster's pool.
+            self.assertEqual(harness.request(cluster.admin, "GET", "/readyz")[0], 200)
+            self.assertEqual([p["name"] for p in cluster.routes()["pools"]], ["default/a"])
+            self.assertGreaterEqual(cluster.metrics()["infergate_k8s_errors_total"], 2)
+            # A watch that breaks later does not take the replica out of service.
+            cluster.srv.fail_next(3, status=500)
+            cluster.srv.drop_watches("abrupt")
+            self.assertEqual(harness.request(cluster.admin, "GET", "/readyz")[0], 200)
+            cluster.srv.apply(pool("b", 8000))
+            cluster.wait_routes(lambda p: len(p["pools"]) == 2, RECOVERY_DEADLINE)
+            self.assertEqual(harness.request(cluster.admin, "GET", "/readyz")[0], 200)
+        finally:
+            cluster.close()
+
+
 class Credentials(unittest.TestCase):
     def test_rotated_token_is_picked_up(self):
         cluster = Cluster(probe_models=False)

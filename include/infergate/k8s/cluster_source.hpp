@@ -21,6 +21,7 @@ struct ClusterStats {
   std::uint64_t applies = 0;         // of those, tables that differed and were applied
   std::uint64_t skipped_objects = 0; // objects skipped as malformed in the last build
   bool synced = false;               // every resource listed once
+  bool applied = false;              // the first table from the cluster is in use (stays true)
 };
 
 class ClusterSource {
