@@ -150,6 +150,10 @@ net::awaitable<void> Session::serve() {
     auto linger = linger_close();
     co_await std::move(linger);
   }
+  if (tls_ && !client_gone_ && !read_error_) {
+    auto notify = tls_close_notify();
+    co_await std::move(notify);
+  }
   client_.shutdown(tcp::socket::shutdown_both, ec);
   auto settle = settle_client_read();
   co_await std::move(settle);

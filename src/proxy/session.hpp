@@ -186,6 +186,7 @@ class Session final : public SessionHook {
   // a synchronous attempt could interleave with the pending TLS read.
   net::awaitable<boost::system::error_code> write_tls(std::span<net::const_buffer> buffers);
   net::awaitable<bool> tls_handshake();  // false: close
+  net::awaitable<void> tls_close_notify();
 
   // relay.cpp: forwarding one request and streaming its response back.
   net::awaitable<bool> forward(const RequestFacts& facts, const Decision& decision);

@@ -163,6 +163,17 @@ net::awaitable<bool> Session::tls_handshake() {
   co_return !ec;
 }
 
+net::awaitable<void> Session::tls_close_notify() {
+  // The client learns the stream ends here, not that it was cut (OpenSSL 3 clients reading to
+  // the end report a truncation otherwise). Asio's shutdown then waits for the client's own
+  // close_notify: worth a moment, not more. No read may run beside it.
+  auto settle = settle_client_read();
+  co_await std::move(settle);
+  set_deadline(Phase::writing, std::chrono::milliseconds(100));
+  auto shutdown = tls_->stream.async_shutdown(kTuple);
+  co_await std::move(shutdown);
+}
+
 net::awaitable<boost::system::error_code> Session::write_tls(std::span<net::const_buffer> buffers) {
   tls_out_.clear();
   for (const auto& b : buffers) tls_out_.append(static_cast<const char*>(b.data()), b.size());

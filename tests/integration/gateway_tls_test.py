@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -101,6 +102,23 @@ models:
         self.addCleanup(conn.close)
         conn.request("GET", "/v1/models")
         self.assertEqual(conn.getresponse().status, 200)
+
+    def test_the_gateway_ends_a_closed_connection_with_close_notify(self):
+        # A client reading to the end of the stream (Connection: close) must see a clean TLS end,
+        # not a truncation (OpenSSL 3: "unexpected eof while reading").
+        _, gw = self.start()
+        raw = socket.create_connection(("127.0.0.1", gw.port()), timeout=10)
+        tls = self.ctx.wrap_socket(raw, server_hostname="127.0.0.1", suppress_ragged_eofs=False)
+        self.addCleanup(tls.close)
+        tls.sendall(b"GET /v1/models HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = tls.recv(65536)  # raises ssl.SSLEOFError at a TCP end without close_notify
+            if not chunk:
+                break
+            data += chunk
+        self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:200])
+        self.assertIn(MODEL.encode(), data)
 
     def test_client_close_mid_stream_aborts_the_server_request(self):
         sim, gw = self.start("--itl-ms", "50", "--prefill-overhead-ms", "1")
