@@ -196,6 +196,7 @@ int main(int argc, char** argv) {
           for (const auto& issue : e.issues()) spdlog::error("{}", issue.str());
           throw;
         }
+        gateway.reload_tls(next.tls);
         if (cluster) {
           cluster->set_file(std::move(next));
         } else {

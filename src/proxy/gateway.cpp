@@ -161,6 +161,29 @@ net::awaitable<void> Gateway::Impl::drain() {
   control.stop();
 }
 
+void Gateway::reload_tls(TlsConfig tls) {
+  Impl& m = *impl_;
+  net::post(m.control, [&m, tls = std::move(tls)] {
+    if (tls.enabled() != m.config.tls.enabled()) {
+      spdlog::warn("tls: the listener's TLS cannot be turned {} without a restart; unchanged",
+                   tls.enabled() ? "on" : "off");
+      return;
+    }
+    if (!tls.enabled()) return;
+    std::shared_ptr<boost::asio::ssl::context> context;
+    try {
+      context = make_tls_context(tls);
+    } catch (const std::exception& e) {
+      spdlog::error("tls: reload failed, the current certificate stays: {}", e.what());
+      return;
+    }
+    for (auto& worker : m.workers) {
+      net::post(worker->io(), [w = worker.get(), context] { w->set_tls(context); });
+    }
+    spdlog::info("tls: certificate reloaded cert={}", tls.cert);
+  });
+}
+
 void Gateway::replace_routes(GatewayConfig table) {
   Impl& m = *impl_;
   // Workers hold a reference to m.config for limits and timeouts: only the snapshot changes.

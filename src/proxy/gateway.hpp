@@ -36,6 +36,11 @@ class Gateway {
   // their counters and connections) and the workers see it on their next request.
   void replace_routes(GatewayConfig table);
 
+  // Loads the certificate and key of `tls` again (e.g. rotated by cert-manager) for the next
+  // connections; open ones keep theirs. A pair that does not load is logged and the current one
+  // stays; TLS cannot be turned on or off without a restart (logged). Any thread, after start().
+  void reload_tls(TlsConfig tls);
+
   // Called on the control thread at every SIGHUP (e.g. re-read the YAML file and hand the new
   // table to replace_routes); set before start(). An exception is logged, the table stays.
   void on_reload_signal(std::function<void()> reload);

@@ -153,7 +153,7 @@ net::awaitable<boost::system::error_code> Session::write_fully(tcp::socket& sock
 }
 
 net::awaitable<bool> Session::tls_handshake() {
-  tls_ = std::make_unique<TlsStream>(client_, *worker_.tls());
+  tls_ = std::make_unique<TlsStream>(client_, worker_.tls());
   set_deadline(Phase::header, worker_.config().timeouts.client_header);  // expiry cancels it
   auto handshake = tls_->stream.async_handshake(net::ssl::stream_base::server, kTuple);
   auto [ec] = co_await std::move(handshake);

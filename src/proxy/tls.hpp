@@ -15,10 +15,12 @@ namespace infergate::proxy {
 // TLS 1.2+, ALPN http/1.1. Throws std::runtime_error when the cert or key does not load.
 std::shared_ptr<boost::asio::ssl::context> make_tls_context(const TlsConfig& config);
 
-// Wraps the session's own socket (by reference): cancel/close on the socket still work.
+// Wraps the session's own socket (by reference): cancel/close on the socket still work. Keeps
+// its context alive: a reload (SIGHUP) swaps the workers' context under open connections.
 struct TlsStream {
-  TlsStream(boost::asio::ip::tcp::socket& socket, boost::asio::ssl::context& context)
-      : stream(socket, context) {}
+  TlsStream(boost::asio::ip::tcp::socket& socket, std::shared_ptr<boost::asio::ssl::context> ctx)
+      : context(std::move(ctx)), stream(socket, *context) {}
+  std::shared_ptr<boost::asio::ssl::context> context;
   boost::asio::ssl::stream<boost::asio::ip::tcp::socket&> stream;
 };
 

@@ -51,8 +51,9 @@ class Worker {
   // For sessions, on this worker's thread only.
   net::io_context& io() noexcept { return *io_; }
   const GatewayConfig& config() const noexcept { return config_; }
-  // The process's TLS context when the listener speaks HTTPS, else null.
-  boost::asio::ssl::context* tls() const noexcept { return tls_.get(); }
+  // The process's TLS context when the listener speaks HTTPS, else null. A session keeps the one
+  // it started with; set_tls (this thread only) changes it for the next connections.
+  const std::shared_ptr<boost::asio::ssl::context>& tls() const noexcept { return tls_; }
   void set_tls(std::shared_ptr<boost::asio::ssl::context> tls) noexcept { tls_ = std::move(tls); }
   SnapshotHolder& snapshots() noexcept { return snapshots_; }
   UpstreamPool& pool() noexcept { return *pool_; }

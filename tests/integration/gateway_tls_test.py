@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -32,6 +33,11 @@ def make_cert(directory):
     return cert, key
 
 
+def kept_models(conn):
+    conn.request("GET", "/v1/models")
+    return conn.getresponse().read()
+
+
 class GatewayTlsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -43,14 +49,14 @@ class GatewayTlsTest(unittest.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.dir, ignore_errors=True)
 
-    def start(self, *sim_args):
+    def start(self, *sim_args, cert=None, key=None):
         sim = harness.start_sim("--jitter", "0", *sim_args)
         self.addCleanup(sim.close)
         gw = harness.start_gateway(f"""
 workers: 2
 tls:
-  cert: {self.cert}
-  key: {self.key}
+  cert: {cert or self.cert}
+  key: {key or self.key}
 pools:
   - name: qwen
     endpoints: [127.0.0.1:{sim.port()}]
@@ -119,6 +125,61 @@ models:
             data += chunk
         self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:200])
         self.assertIn(MODEL.encode(), data)
+
+    def served_cert(self, port):
+        """The certificate a new connection gets (DER), or None when the handshake fails."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE  # the test compares the bytes itself
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with ctx.wrap_socket(raw) as tls:
+                return tls.getpeercert(binary_form=True)
+
+    def test_sighup_reloads_a_rotated_certificate(self):
+        live = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, live, True)
+        cert, key = make_cert(live)
+        _, gw = self.start(cert=cert, key=key)
+        first = self.served_cert(gw.port())
+        insecure = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        insecure.check_hostname = False
+        insecure.verify_mode = ssl.CERT_NONE
+        kept = http.client.HTTPSConnection("127.0.0.1", gw.port(), context=insecure, timeout=10)
+        self.addCleanup(kept.close)
+        self.assertIn(b'"object"', kept_models(kept))
+        rotated = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, rotated, True)
+        new_cert, new_key = make_cert(rotated)
+        os.replace(new_key, key)
+        os.replace(new_cert, cert)
+        gw.signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while self.served_cert(gw.port()) == first and time.monotonic() < deadline:
+            time.sleep(0.02)
+        second = self.served_cert(gw.port())
+        self.assertNotEqual(second, first)
+        with open(cert) as f:
+            self.assertEqual(second, ssl.PEM_cert_to_DER_cert(f.read()))
+        self.assertIn(b'"object"', kept_models(kept))  # a connection from before the reload goes on
+        # A pair that does not load leaves the current certificate in place. The same SIGHUP adds a
+        # model: once it is listed, the reload has been handled (the control thread does both).
+        with open(cert, "w") as f:
+            f.write("not a certificate")
+        config = gw.argv[gw.argv.index("--config") + 1]
+        with open(config) as f:
+            text = f.read()
+        with open(config, "w") as f:
+            f.write(text.replace("models:\n", "models:\n  - name: added\n    targets: [{pool: qwen}]\n"))
+        gw.signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while b'"added"' not in kept_models(kept) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertIn(b'"added"', kept_models(kept))
+        self.assertEqual(self.served_cert(gw.port()), second)
+        kept.close()
+        gw.signal(signal.SIGTERM)
+        gw.wait(10)
+        self.assertIn("tls: reload failed", gw.stderr_text())
 
     def test_client_close_mid_stream_aborts_the_server_request(self):
         sim, gw = self.start("--itl-ms", "50", "--prefill-overhead-ms", "1")
