@@ -117,7 +117,7 @@ struct ClusterSource::Impl {
   std::map<std::string, std::vector<ReportedModel>> reports;           // "ip:port" -> its models
   std::map<std::string, milliseconds> retry_after;                     // failed endpoints
   std::set<std::string> in_flight;
-  std::map<std::string, std::string> written;  // route "ns/name" -> status content last written
+  std::map<std::string, std::string> written;  // "plural ns/name" -> status content last written
 
   // One reflector per resource and watched namespace (one for all namespaces when none is set).
   void watch_all() {
@@ -218,7 +218,7 @@ struct ClusterSource::Impl {
     problems.insert(problems.end(), routes.problems.begin(), routes.problems.end());
     GatewayConfig table = merge_routes(file_copy, routes, problems);
     log_problems(problems);
-    write_statuses(*state, problems);
+    write_statuses(*state, routes.routed_pools, problems);
     std::string key = routes_debug_json(table, file_copy, {});
     std::string page = routes_debug_json(table, file_copy, problems);
     const bool changed = key != applied_key;
@@ -237,29 +237,38 @@ struct ClusterSource::Impl {
     }
   }
 
-  // Accepted / ResolvedRefs on our HTTPRoutes, written when what they say changes (our own write
-  // comes back as a change of the route; its content is then the same, so nothing is written).
-  void write_statuses(const ClusterState& state, const std::vector<Problem>& problems) {
+  // Accepted / ResolvedRefs on our HTTPRoutes and the InferencePools they route to, written when
+  // what they say changes (our own write comes back as a change of the object; its content is then
+  // the same, so nothing is written).
+  void write_statuses(const ClusterState& state, const std::vector<std::string>& routed_pools,
+                      const std::vector<Problem>& problems) {
     const std::string now = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr)));
     std::set<std::string> present;
     for (StatusWrite& w : route_statuses(state, problems, options, kController, now)) {
-      const std::string key = w.ns + "/" + w.name;
-      present.insert(key);
-      auto& last = written[key];
-      if (last == w.content) continue;
-      last = std::move(w.content);
-      watcher.patch_status(kind_of(kRoutes), w.ns, w.name, std::move(w.patch),
-                           [this, key](int status, const std::string& message) {
-                             if (status == 200) return;
-                             log().warn("route status not written route={} status={} error=\"{}\"", key, status, message);
-                             // A transient failure is tried again at the next rebuild; a refusal
-                             // (403 without the status-writer RBAC, 404, 422) only when the content changes.
-                             if (status == 0 || status == 409 || status == 429 || status >= 500) {
-                               net::post(io, [this, key] { written.erase(key); });
-                             }
-                           });
+      write_status(kRoutes, std::move(w), present);
+    }
+    for (StatusWrite& w : pool_statuses(state, routed_pools, problems, options, now)) {
+      write_status(kPools, std::move(w), present);
     }
     std::erase_if(written, [&](const auto& kv) { return !present.contains(kv.first); });
+  }
+
+  void write_status(Resource resource, StatusWrite w, std::set<std::string>& present) {
+    const ResourceKind kind = kind_of(resource);
+    const std::string key = kind.plural + " " + w.ns + "/" + w.name;
+    present.insert(key);
+    auto& last = written[key];
+    if (last == w.content) return;
+    last = std::move(w.content);
+    watcher.patch_status(kind, w.ns, w.name, std::move(w.patch), [this, key](int status, const std::string& message) {
+      if (status == 200) return;
+      log().warn("status not written object=\"{}\" status={} error=\"{}\"", key, status, message);
+      // A transient failure is tried again at the next rebuild; a refusal (403 without the
+      // status-writer RBAC, 404, 422) only when the content changes.
+      if (status == 0 || status == 409 || status == 429 || status >= 500) {
+        net::post(io, [this, key] { written.erase(key); });
+      }
+    });
   }
 
   void log_problems(const std::vector<Problem>& problems) {

@@ -222,6 +222,7 @@ class Translator {
       } else if (ref.weight > 0) {
         backends.push_back({&pool->second, pool_key, ref.weight});
         named_pools_.insert(pool_key);
+        routed_pools_.insert(pool_key);
       }
     }
     return backends;
@@ -426,6 +427,7 @@ class Translator {
     }
     for (auto& [name, model] : routed_) out_.models.push_back(std::move(model));
     out_.probe_pools.assign(probe_.begin(), probe_.end());
+    out_.routed_pools.assign(routed_pools_.begin(), routed_pools_.end());
     return std::move(out_);
   }
 
@@ -438,6 +440,7 @@ class Translator {
   std::vector<d::Route> routes_;
   std::vector<RuleView> rules_;  // accepted rules of our routes, in precedence order
   std::set<std::string> named_pools_;
+  std::set<std::string> routed_pools_;  // by our HTTPRoutes (their status names this Gateway)
   std::set<std::string> probe_;
   std::map<std::string, ModelConfig> routed_;
 };

@@ -1,6 +1,8 @@
-// route_statuses(): Accepted / ResolvedRefs on the HTTPRoutes that name this gateway, written
-// beside other controllers' entries (a merge patch replaces the whole parents list, so theirs are
-// copied in unchanged).
+// route_statuses() and pool_statuses(): Accepted / ResolvedRefs on the HTTPRoutes that name this
+// gateway and on the InferencePools they route to, written beside other parents' entries (a merge
+// patch replaces the whole parents list, so theirs are copied in unchanged).
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <simdjson.h>
 
@@ -24,6 +26,12 @@ std::string condition(std::string_view type, bool ok, std::string_view reason, s
                      type, ok ? "True" : "False", json_text(reason), json_text(message), generation, json_text(now));
 }
 
+std::int64_t generation_of(simdjson::dom::element doc) {
+  std::int64_t generation = 0;
+  if (doc.at_pointer("/metadata/generation").get_int64().get(generation) != simdjson::SUCCESS) return 0;
+  return generation;
+}
+
 }  // namespace
 
 std::vector<StatusWrite> route_statuses(const ClusterState& state, const std::vector<Problem>& problems,
@@ -36,8 +44,7 @@ std::vector<StatusWrite> route_statuses(const ClusterState& state, const std::ve
     if (!route.value || !route.value->ours) continue;
     simdjson::dom::element doc;
     if (parser.parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS) continue;
-    std::int64_t generation = 0;
-    if (doc.at_pointer("/metadata/generation").get_int64().get(generation) != simdjson::SUCCESS) generation = 0;
+    const std::int64_t generation = generation_of(doc);
     std::string others;
     simdjson::dom::array parents;
     if (doc.at_pointer("/status/parents").get_array().get(parents) == simdjson::SUCCESS) {
@@ -66,6 +73,63 @@ std::vector<StatusWrite> route_statuses(const ClusterState& state, const std::ve
                          json_text(controller), accepted, resolved);
     };
     writes.push_back({route.value->meta.ns, route.value->meta.name, render(now), render("")});
+  }
+  return writes;
+}
+
+std::vector<StatusWrite> pool_statuses(const ClusterState& state, const std::vector<std::string>& routed_pools,
+                                       const std::vector<Problem>& problems, const TranslateOptions& options,
+                                       std::string_view now) {
+  std::vector<StatusWrite> writes;
+  simdjson::dom::parser parser;
+  const auto is_us = [&](simdjson::dom::element ref) {
+    std::string_view group, kind, name, ns;
+    return ref["group"].get_string().get(group) == simdjson::SUCCESS && group == "gateway.networking.k8s.io" &&
+           ref["kind"].get_string().get(kind) == simdjson::SUCCESS && kind == "Gateway" &&
+           ref["name"].get_string().get(name) == simdjson::SUCCESS && name == options.gateway_name &&
+           ref["namespace"].get_string().get(ns) == simdjson::SUCCESS && ns == options.gateway_namespace;
+  };
+  for (const auto& [key, json] : state.pools) {
+    simdjson::dom::element doc;
+    if (parser.parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS) continue;
+    std::string_view ns, name;
+    if (doc.at_pointer("/metadata/namespace").get_string().get(ns) != simdjson::SUCCESS ||
+        doc.at_pointer("/metadata/name").get_string().get(name) != simdjson::SUCCESS) {
+      continue;
+    }
+    const std::string pool_key = std::string(ns) + "/" + std::string(name);
+    const bool routed = std::binary_search(routed_pools.begin(), routed_pools.end(), pool_key);
+    std::string others;
+    bool listed = false;  // our entry is there now
+    simdjson::dom::array parents;
+    if (doc.at_pointer("/status/parents").get_array().get(parents) == simdjson::SUCCESS) {
+      for (simdjson::dom::element parent : parents) {
+        simdjson::dom::element ref;
+        if (parent["parentRef"].get(ref) == simdjson::SUCCESS && is_us(ref)) {
+          listed = true;
+          continue;
+        }
+        others += simdjson::minify(parent) + ",";
+      }
+    }
+    if (!routed && !listed) continue;
+    if (!others.empty()) others.pop_back();
+    const std::string object = "InferencePool " + pool_key;
+    std::string message;
+    for (const Problem& p : problems) {
+      if (p.object == object) message = p.reason;
+    }
+    const std::int64_t generation = generation_of(doc);
+    const auto render = [&](std::string_view time) {
+      if (!routed) return fmt::format(R"({{"status":{{"parents":[{}]}}}})", others);
+      return fmt::format(R"({{"status":{{"parents":[{}{}{{"parentRef":{{"group":"gateway.networking.k8s.io",)"
+                         R"("kind":"Gateway","namespace":{},"name":{}}},"conditions":[{},{}]}}]}}}})",
+                         others, others.empty() ? "" : ",", json_text(options.gateway_namespace),
+                         json_text(options.gateway_name),
+                         condition("Accepted", true, "Accepted", message, generation, time),
+                         condition("ResolvedRefs", true, "ResolvedRefs", "", generation, time));
+    };
+    writes.push_back({std::string(ns), std::string(name), render(now), render("")});
   }
   return writes;
 }

@@ -215,17 +215,26 @@ class RoutesFollowTheCluster(unittest.TestCase):
                 return {c["type"]: (c["status"], c["reason"]) for c in parent["conditions"]}
         return None
 
+    def pool_conditions(self, name):
+        """{type: (status, reason)} of this Gateway's entry in the InferencePool's status, or None."""
+        obj = self.cluster.srv.get(POOL_API, "InferencePool", name)
+        for parent in (obj or {}).get("status", {}).get("parents", []):
+            if parent.get("parentRef", {}).get("name") == "infergate":
+                return {c["type"]: (c["status"], c["reason"]) for c in parent["conditions"]}
+        return None
+
     def test_route_status_tells_whether_it_took(self):
         c, port = self.cluster, self.port
         self.apply(pool("a", port), route("good", [("chat", [("a", 1)])]), route("bad", [("x", [("gone", 1)])]))
         deadline = time.monotonic() + RECOVERY_DEADLINE
         while time.monotonic() < deadline:
-            good, bad = self.route_conditions("good"), self.route_conditions("bad")
-            if good and bad:
+            good, bad, a = self.route_conditions("good"), self.route_conditions("bad"), self.pool_conditions("a")
+            if good and bad and a:
                 break
             time.sleep(0.02)
         self.assertEqual(good, {"Accepted": ("True", "Accepted"), "ResolvedRefs": ("True", "ResolvedRefs")})
         self.assertEqual(bad, {"Accepted": ("True", "Accepted"), "ResolvedRefs": ("False", "BackendNotFound")})
+        self.assertEqual(a, {"Accepted": ("True", "Accepted"), "ResolvedRefs": ("True", "ResolvedRefs")})
         writes = c.srv.state()["counts"]["status_writes"]
         c.wait_routes(lambda p: "chat" in models_of(p), RECOVERY_DEADLINE)
         time.sleep(0.3)  # our own writes came back as changes: they must not be written again

@@ -57,6 +57,7 @@ struct ClusterRoutes {
   std::vector<ObjectiveConfig> objectives;  // sorted by name
   std::vector<Problem> problems;        // in object order
   std::vector<std::string> probe_pools; // pools whose /v1/models answer decides (part of) their models
+  std::vector<std::string> routed_pools;  // pools ("ns/name") one of our HTTPRoutes resolves to, sorted
 };
 
 ClusterRoutes translate(const ClusterState& state, const TranslateOptions& options);
@@ -93,6 +94,15 @@ struct StatusWrite {
 std::vector<StatusWrite> route_statuses(const ClusterState& state, const std::vector<Problem>& problems,
                                         const TranslateOptions& options, std::string_view controller,
                                         std::string_view now);
+
+// The same for the v1 InferencePools: this Gateway in `status.parents` of every pool in
+// `routed_pools` (Accepted and ResolvedRefs True; a problem of the pool, such as its last good
+// version staying in use, as Accepted's message), and removed from the pools no route of ours
+// resolves to any more. Other parents' entries are kept. (v1alpha2 pools have another status shape
+// and get none.)
+std::vector<StatusWrite> pool_statuses(const ClusterState& state, const std::vector<std::string>& routed_pools,
+                                       const std::vector<Problem>& problems, const TranslateOptions& options,
+                                       std::string_view now);
 
 // Parses a GET /v1/models answer ({"data":[{"id", "parent"?}]}); empty on malformed input.
 std::vector<ReportedModel> parse_models_list(std::string_view body);

@@ -574,3 +574,26 @@ TEST_CASE("HTTPRoute status: Accepted and ResolvedRefs for routes naming this ga
         R"({"type":"ResolvedRefs","status":"True","reason":"ResolvedRefs","message":"","observedGeneration":0,"lastTransitionTime":"2026-12-01T00:00:00Z"}]}]}})");
   CHECK(writes[1].content.find("2026-12-01") == std::string::npos);
 }
+
+TEST_CASE("InferencePool status: this Gateway on the pools our routes resolve to, removed when none does") {
+  ClusterState s = two_pools();
+  s.pools["default/c"] = pool_v1("default", "c", "c");
+  s.http_routes["default/r"] = route("default", "r", "[" + rule(model_match("m"), backend("a", 1)) + "]");
+  // b: another Gateway's entry, and ours from an earlier route that is gone.
+  const std::string theirs = R"({"parentRef":{"group":"gateway.networking.k8s.io","kind":"Gateway","namespace":"x","name":"envoy"},"conditions":[]})";
+  const std::string ours = R"({"parentRef":{"group":"gateway.networking.k8s.io","kind":"Gateway","namespace":"default","name":"infergate"},"conditions":[]})";
+  s.pools["default/b"].insert(s.pools["default/b"].size() - 1, R"(,"status":{"parents":[)" + theirs + "," + ours + "]}");
+  const ClusterRoutes r = translate(s, {});
+  CHECK(r.routed_pools == std::vector<std::string>{"default/a"});
+  const auto writes = pool_statuses(s, r.routed_pools, r.problems, {}, "2026-12-01T00:00:00Z");
+  REQUIRE(writes.size() == 2);  // c: neither routed nor listed, nothing to write
+  CHECK(writes[0].name == "a");
+  CHECK(writes[0].patch ==
+        R"({"status":{"parents":[{"parentRef":{"group":"gateway.networking.k8s.io","kind":"Gateway","namespace":"default","name":"infergate"},)"
+        R"("conditions":[)"
+        R"({"type":"Accepted","status":"True","reason":"Accepted","message":"","observedGeneration":0,"lastTransitionTime":"2026-12-01T00:00:00Z"},)"
+        R"({"type":"ResolvedRefs","status":"True","reason":"ResolvedRefs","message":"","observedGeneration":0,"lastTransitionTime":"2026-12-01T00:00:00Z"}]}]}})");
+  CHECK(writes[0].content.find("2026-12-01") == std::string::npos);
+  CHECK(writes[1].name == "b");
+  CHECK(writes[1].patch == R"({"status":{"parents":[)" + theirs + "]}}");
+}
