@@ -83,7 +83,7 @@ Fixture make_fixture(const Scenario& s) {
     auto facts = extract_request_facts(body, body.capacity());
     RequestContext request{&*facts, {}, {}, false};
     auto d = schedule(*f.snapshot, request, rng, 3, f.now);
-    record_dispatch(*d, *endpoints[static_cast<std::size_t>(other) % endpoints.size()]);
+    record_dispatch(*d, endpoints[static_cast<std::size_t>(other) % endpoints.size()]);
   }
   f.body = chat_body(4 << 10, 1);
   f.body.reserve(f.body.size() + kBodyPadding);
@@ -91,7 +91,7 @@ Fixture make_fixture(const Scenario& s) {
   for (int i = 0; i < s.warm_endpoints; ++i) {
     RequestContext request{&f.facts, {}, {}, false};
     auto d = schedule(*f.snapshot, request, rng, 3, f.now);
-    record_dispatch(*d, *endpoints[static_cast<std::size_t>(i)]);
+    record_dispatch(*d, endpoints[static_cast<std::size_t>(i)]);
   }
   // Restore the scraped view (dispatches above counted as sent since the scrape).
   for (const auto& e : endpoints) e->load.dispatched_since_scrape = 0;
@@ -211,7 +211,7 @@ int main(int argc, char** argv) {
   }
   for (auto& sample : dispatch) {
     const auto start = Clock::now();
-    record_dispatch(d, *d.endpoints[0]);
+    record_dispatch(d, d.endpoints[0]);  // and the pending prefill's release
     sample = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
   }
   std::printf("%-34s %9.0f %9.0f %9.0f\n", "extract_request_facts (4 KB)", percentile(extract, 0.5),

@@ -9,6 +9,8 @@ lora-affinity 1, max-score picker) | round-robin | random | least-request | powe
 --no-scheduler-key / --no-priorities / --no-metrics leave out what the config loader of the
 build under test does not know yet (run.sh probes that with --check-config).
 BENCH_SATURATION (environment): the pool's `saturation:` map, e.g. "{queue: 0, running: 8}".
+BENCH_PLUGINS (environment, policy infergate only): the pool's scheduler plugins instead of the
+built-in default, a YAML flow list, e.g. "[{type: available-filter}, {type: queue-scorer, weight: 2}]".
 """
 import os
 import sys
@@ -26,6 +28,8 @@ def render(policy, endpoints, scheduler_key=True, priorities=True, metrics=True)
         lines.append("    metrics: {flavour: vllm}")
     if os.environ.get("BENCH_SATURATION"):  # a YAML flow map, e.g. "{queue: 0, running: 8}"
         lines.append("    saturation: " + os.environ["BENCH_SATURATION"])
+    if scheduler_key and policy == "infergate" and os.environ.get("BENCH_PLUGINS"):
+        lines += ["    scheduler:", "      plugins: " + os.environ["BENCH_PLUGINS"]]
     if scheduler_key and policy != "infergate":
         lines += ["    scheduler:", "      plugins:", "        - {type: available-filter}",
                   f"        - {{type: {policy}}}"]

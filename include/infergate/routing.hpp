@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <boost/system/result.hpp>
@@ -30,6 +31,10 @@ struct Endpoint {
   const std::string name;               // "ip:port", as sent in x-gateway-destination-endpoint-served
   const std::uint32_t id;               // unique for the process's life (never reused): index keys
   std::atomic<std::int32_t> in_flight{0};  // requests from this gateway not yet finished (all workers)
+  // Prefill this gateway still waits for here: requests sent that have had no response body byte
+  // yet, and their uncached prompt tokens, estimated (PendingPrefill below; all workers).
+  std::atomic<std::int32_t> prefill_requests{0};
+  std::atomic<std::int64_t> prefill_tokens{0};
   EndpointLoad load;                    // scraped load, dispatch count, health (endpoint_health.hpp)
 
  private:
@@ -101,6 +106,7 @@ struct Decision {
   int priority = priority::standard;
   const SchedulerProfile* profile = nullptr;  // of target->pool; valid while the snapshot is
   std::vector<std::uint64_t> prefix_hashes;   // the prompt's chained block hashes (may be empty)
+  std::size_t prompt_bytes = 0;               // the prompt's canonical size (prefix_hash.hpp)
   std::vector<double> scores;  // weighted score of each of `endpoints` (RequestContext::want_scores)
   std::string_view served_model() const;      // the name the pool's servers see
 };
@@ -138,16 +144,21 @@ boost::system::result<Decision, ErrorKind> schedule(const Snapshot& snapshot,
                                                     std::size_t max_endpoints,
                                                     std::chrono::steady_clock::time_point now);
 
+class PendingPrefill;
+
 // The request of `decision` was sent to `endpoint` (first choice or a fallback): counts it in the
-// endpoint's hybrid load until the next scrape and feeds the profile's dispatch hooks (the
-// prefix-cache index). Any worker thread.
-void record_dispatch(const Decision& decision, Endpoint& endpoint);
+// endpoint's hybrid load until the next scrape, feeds the profile's dispatch hooks (the
+// prefix-cache index) and counts its prompt as pending prefill there: prompt bytes / 4 tokens,
+// less what the prefix-cache scorer's index says the endpoint already holds. The returned guard
+// keeps that count until the response's first body byte (or any earlier end). Any worker thread.
+PendingPrefill record_dispatch(const Decision& decision, const EndpointPtr& endpoint);
 
 // "ip:port=0.812,ip:port=0.400" for x-gateway-destination-endpoint-scores.
 std::string scores_header(const Decision& decision);
 
 // /debug/endpoints: per pool and endpoint, the scraped values and their age, local in-flight,
-// dispatched since the scrape, health, prefix-index entries. JSON.
+// pending prefill (requests, tokens), dispatched since the scrape, health, prefix-index entries.
+// JSON.
 std::string render_endpoints_json(const Snapshot& snapshot,
                                   std::chrono::steady_clock::time_point now);
 
@@ -173,6 +184,46 @@ class InFlight {
 
  private:
   EndpointPtr endpoint_;
+};
+
+// RAII: counts one request's prompt (tokens, estimated) as prefill pending on an endpoint, from
+// dispatch until release(): the proxy calls it at the first response body byte (a streamed
+// response's first SSE bytes come with the first token, so the prefill is done), and the
+// destructor covers every earlier end (error, timeout, client abort, retry elsewhere). Counts
+// once, uncounts at most once.
+class PendingPrefill {
+ public:
+  PendingPrefill() = default;
+  PendingPrefill(EndpointPtr e, std::int64_t tokens) : endpoint_(std::move(e)), tokens_(tokens) {
+    endpoint_->prefill_requests.fetch_add(1, std::memory_order_relaxed);
+    endpoint_->prefill_tokens.fetch_add(tokens_, std::memory_order_relaxed);
+  }
+  PendingPrefill(PendingPrefill&& o) noexcept
+      : endpoint_(std::move(o.endpoint_)), tokens_(std::exchange(o.tokens_, 0)) {}
+  PendingPrefill& operator=(PendingPrefill&& o) noexcept {
+    if (this != &o) {
+      release();
+      endpoint_ = std::move(o.endpoint_);
+      tokens_ = std::exchange(o.tokens_, 0);
+    }
+    return *this;
+  }
+  PendingPrefill(const PendingPrefill&) = delete;
+  PendingPrefill& operator=(const PendingPrefill&) = delete;
+  ~PendingPrefill() { release(); }
+  void release() {
+    if (!endpoint_) return;
+    endpoint_->prefill_requests.fetch_sub(1, std::memory_order_relaxed);
+    endpoint_->prefill_tokens.fetch_sub(tokens_, std::memory_order_relaxed);
+    endpoint_.reset();
+    tokens_ = 0;
+  }
+  bool counting() const { return endpoint_ != nullptr; }
+  std::int64_t tokens() const { return tokens_; }
+
+ private:
+  EndpointPtr endpoint_;
+  std::int64_t tokens_ = 0;
 };
 
 // The live snapshot: one writer (control thread), many readers (workers), no locks.

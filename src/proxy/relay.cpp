@@ -145,6 +145,7 @@ net::awaitable<void> Session::relay(const Decision& decision, std::string_view b
   ErrorKind failure = ErrorKind::no_ready_endpoint;
   bool fresh_only = false;  // after a stale pooled connection: a new one to the same endpoint
   const Endpoint* dispatched_to = nullptr;
+  PendingPrefill prefill;  // the prompt, on the endpoint it was sent to, until the first body byte
   std::size_t index = 0;
   while (index < tries) {
     const EndpointPtr& endpoint = decision.endpoints[attempt_order_[index]];
@@ -161,6 +162,7 @@ net::awaitable<void> Session::relay(const Decision& decision, std::string_view b
       if (ec) {
         SPDLOG_DEBUG("connect endpoint={} error={}", endpoint->name, ec.message());
         record_connect_failure(*endpoint, Clock::now());  // ejected: others skip it for a while
+        prefill.release();  // a retry after a stale connection: the prompt never reached that one
         ++index;
         fresh_only = false;
         if (index < tries) worker_.metrics().retry();
@@ -172,7 +174,7 @@ net::awaitable<void> Session::relay(const Decision& decision, std::string_view b
       // Sent to this endpoint: counted in its load until the next scrape, and in the prefix
       // index. A request that waited in a queue passes its pool's turn on now.
       dispatched_to = endpoint.get();
-      record_dispatch(decision, *endpoint);
+      prefill = record_dispatch(decision, endpoint);
       if (ticket_) leave_queue(true);
     }
     UpstreamInUse in_use(upstream_, lease);
@@ -197,11 +199,12 @@ net::awaitable<void> Session::relay(const Decision& decision, std::string_view b
     worker_.metrics().first_byte(endpoint, std::chrono::duration<double>(head_at - sent_at).count());
     attempts_ = static_cast<unsigned>(index + 1);
     decision_ = &decision;
-    auto stream_op = stream(lease, endpoint);
+    auto stream_op = stream(lease, endpoint, prefill);
     co_await std::move(stream_op);
     decision_ = nullptr;
     co_return;
   }
+  prefill.release();  // no response from upstream: not while the refusal is written
   if (failure == ErrorKind::no_ready_endpoint) {
     message_ = "No endpoint of pool '";
     message_ += decision.target && decision.target->pool ? decision.target->pool->name : "";
@@ -315,7 +318,8 @@ bool Session::write_pieces(bool chunked, bool last) {
   return !iov_.empty();
 }
 
-net::awaitable<void> Session::stream(UpstreamLease& lease, const EndpointPtr& endpoint) {
+net::awaitable<void> Session::stream(UpstreamLease& lease, const EndpointPtr& endpoint,
+                                     PendingPrefill& prefill) {
   ResponseParser& response = *response_;
   const unsigned status = response.status();
   const bool bodyless = status / 100 == 1 || status == 204 || status == 304;
@@ -331,6 +335,9 @@ net::awaitable<void> Session::stream(UpstreamLease& lease, const EndpointPtr& en
   for (;;) {
     iov_.clear();
     if (!head_sent) iov_.push_back(net::buffer(head_));
+    // The first body byte (a stream's first SSE event comes with the first token) or a response
+    // without one: the server is done with the prompt.
+    if (prefill.counting() && (response.is_done() || !pieces_.empty())) prefill.release();
     if (write_pieces(chunked, response.is_done())) {
       auto write = write_client(iov_);
       const boost::system::error_code ec = co_await std::move(write);

@@ -192,7 +192,9 @@ class Session final : public SessionHook {
   net::awaitable<bool> forward(const RequestFacts& facts, const Decision& decision);
   net::awaitable<void> relay(const Decision& decision, std::string_view body);
   net::awaitable<Attempt> exchange(UpstreamLease& lease, std::string_view body);
-  net::awaitable<void> stream(UpstreamLease& lease, const EndpointPtr& endpoint);
+  // `prefill` is released at the first body byte.
+  net::awaitable<void> stream(UpstreamLease& lease, const EndpointPtr& endpoint,
+                              PendingPrefill& prefill);
   net::awaitable<void> end_stream_with_error(bool chunked);
   void build_upstream_head(std::size_t content_length, const Decision& decision);
   void order_attempts(const Decision& decision);

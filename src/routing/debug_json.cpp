@@ -65,10 +65,12 @@ void endpoint_json(std::string& out, const Pool& pool, const Endpoint& e,
   }
   const bool ejected = ejected_until > now_ns;
   fmt::format_to(std::back_inserter(out),
-                 R"(,"in_flight":{},"dispatched_since_scrape":{},"health":{{"available":{},)"
+                 R"(,"in_flight":{},"pending_prefill":{{"requests":{},"tokens":{}}},)"
+                 R"("dispatched_since_scrape":{},"health":{{"available":{},)"
                  R"("ejected_for_ms":{:.0f},"scrape_failures":{},"connect_failures":{},)"
                  R"("consecutive_5xx":{}}},"prefix_index_entries":{}}})",
-                 e.in_flight.load(relaxed), load.dispatched_since_scrape.load(relaxed),
+                 e.in_flight.load(relaxed), e.prefill_requests.load(relaxed),
+                 e.prefill_tokens.load(relaxed), load.dispatched_since_scrape.load(relaxed),
                  is_available(e, now), ejected ? static_cast<double>(ejected_until - now_ns) / 1e6 : 0.0,
                  load.scrape_failures.load(relaxed), load.connect_failures.load(relaxed),
                  load.consecutive_5xx.load(relaxed),

@@ -61,6 +61,7 @@ void read_view(const Endpoint& endpoint, std::uint32_t index, SteadyClock::time_
   out.available = load.ejected_until_ns.load(kRelaxed) <= now_ns &&
                   load.scrape_failures.load(kRelaxed) < options.health.scrape_failures_unhealthy;
   out.lora = match_lora(load, adapter);
+  out.pending_prefill = static_cast<double>(std::max<std::int64_t>(0, endpoint.prefill_tokens.load(kRelaxed)));
 }
 
 }  // namespace infergate

@@ -53,6 +53,10 @@ struct EndpointView {
   // (unknown; queue still carries the in-flight count).
   double backlog = 0;
   LoraMatch lora = LoraMatch::unknown;
+  // Prompt tokens (estimated, uncached part) of this gateway's requests here that have had no
+  // response body byte yet: prefill the server still has to run for us, which shares its next
+  // steps with every newcomer's (Endpoint::prefill_tokens, live; not from the scrape).
+  double pending_prefill = 0;
 };
 
 // The request's adapter (served model name), hashed once per decision.

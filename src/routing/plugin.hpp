@@ -54,7 +54,9 @@ class Scorer : public Plugin {
   virtual void score(const SchedulingRequest& request, std::span<const EndpointView* const> candidates,
                      std::span<double> out) const = 0;
   // The request was sent to `endpoint`. Any worker thread, concurrently: must be thread-safe.
-  virtual void on_dispatched(const Endpoint&, const DispatchedRequest&) const {}
+  // Returns how many leading bytes of the canonical prompt (prefix_hash.hpp) the endpoint
+  // probably holds in its KV cache already, as known before this dispatch; 0: none or unknown.
+  virtual std::size_t on_dispatched(const Endpoint&, const DispatchedRequest&) const { return 0; }
   // Entries this scorer holds for `endpoint` (debug output); 0 when it keeps no state.
   virtual std::size_t state_entries(const Endpoint&) const { return 0; }
   // The same for every endpoint at once, added to `counts` by endpoint id.

@@ -57,13 +57,18 @@ class BlockHasher {
 
 }  // namespace
 
+std::size_t canonical_prompt_bytes(std::span<const RequestFacts::PromptPart> prompt) {
+  std::size_t bytes = 0;
+  for (const auto& part : prompt) bytes += part.role.size() + part.text.size() + 2;
+  return bytes;
+}
+
 void prefix_block_hashes(std::span<const RequestFacts::PromptPart> prompt, std::string_view model,
                          std::size_t block_size, std::size_t max_blocks,
                          std::vector<std::uint64_t>& out) {
   out.clear();
   if (block_size == 0 || max_blocks == 0) return;
-  std::size_t bytes = 0;  // one allocation for the hashes, not one per doubling
-  for (const auto& part : prompt) bytes += part.role.size() + part.text.size() + 2;
+  const std::size_t bytes = canonical_prompt_bytes(prompt);  // one allocation, not one per doubling
   out.reserve(std::min(max_blocks, bytes / block_size));
   BlockHasher hasher(model, block_size, max_blocks, out);
   for (const auto& part : prompt) {

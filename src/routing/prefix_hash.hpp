@@ -21,4 +21,8 @@ void prefix_block_hashes(std::span<const RequestFacts::PromptPart> prompt, std::
                          std::size_t block_size, std::size_t max_blocks,
                          std::vector<std::uint64_t>& out);
 
+// The size of that rendering (all of it, not only whole blocks): the prompt's size for the
+// pending-prefill estimate, in the unit of the prefix index's blocks.
+std::size_t canonical_prompt_bytes(std::span<const RequestFacts::PromptPart> prompt);
+
 }  // namespace infergate

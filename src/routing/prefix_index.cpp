@@ -104,10 +104,12 @@ void PrefixIndex::match(std::span<const std::uint64_t> hashes,
   }
 }
 
-void PrefixIndex::insert(std::span<const std::uint64_t> hashes, std::uint32_t endpoint_id) {
-  if (endpoint_id == 0) return;
+std::uint32_t PrefixIndex::insert(std::span<const std::uint64_t> hashes, std::uint32_t endpoint_id) {
+  if (endpoint_id == 0) return 0;
   const std::uint32_t now = tick_.fetch_add(1, std::memory_order_relaxed) + 1;
-  for (const std::uint64_t h : hashes) {
+  std::uint32_t held = 0;  // leading hashes found already there
+  for (std::size_t i = 0; i < hashes.size(); ++i) {
+    const std::uint64_t h = hashes[i];
     const std::size_t b = bucket_of(h);
     std::lock_guard lock(stripe(b));
     Way* victim = nullptr;
@@ -129,7 +131,9 @@ void PrefixIndex::insert(std::span<const std::uint64_t> hashes, std::uint32_t en
       if (!victim || age > oldest_age) victim = &way, oldest_age = age;
     }
     if (!refreshed) *victim = Way{h, endpoint_id, now};
+    if (refreshed && held == i) ++held;
   }
+  return held;
 }
 
 void PrefixIndex::count_entries(std::unordered_map<std::uint32_t, std::size_t>& counts) const {

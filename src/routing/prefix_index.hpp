@@ -44,8 +44,10 @@ class PrefixIndex {
   void match(std::span<const std::uint64_t> hashes, std::span<const std::uint32_t> endpoint_ids,
              std::span<std::uint32_t> matched) const;
 
-  // Records that `hashes` were sent to `endpoint_id` (refreshes those already there).
-  void insert(std::span<const std::uint64_t> hashes, std::uint32_t endpoint_id);
+  // Records that `hashes` were sent to `endpoint_id` (refreshes those already there). Returns how
+  // many leading hashes it held already: what the endpoint probably has cached of this prompt,
+  // learnt from the walk the insert does anyway.
+  std::uint32_t insert(std::span<const std::uint64_t> hashes, std::uint32_t endpoint_id);
 
   // Ways held for `endpoint_id`: a scan of the whole table (debug output only).
   std::size_t entries(std::uint32_t endpoint_id) const;

@@ -36,9 +36,11 @@ void SchedulerProfile::run(SchedulingRequest& request, std::span<const EndpointV
   }
 }
 
-void SchedulerProfile::on_dispatched(const Endpoint& endpoint,
-                                     const DispatchedRequest& request) const {
-  for (const auto& s : scorers) s.scorer->on_dispatched(endpoint, request);
+std::size_t SchedulerProfile::on_dispatched(const Endpoint& endpoint,
+                                            const DispatchedRequest& request) const {
+  std::size_t cached = 0;
+  for (const auto& s : scorers) cached = std::max(cached, s.scorer->on_dispatched(endpoint, request));
+  return cached;
 }
 
 std::unordered_map<std::uint32_t, std::size_t> SchedulerProfile::state_entries_by_endpoint() const {

@@ -28,8 +28,9 @@ class SchedulerProfile {
            std::size_t limit, std::vector<std::uint32_t>& order,
            std::vector<double>* scores = nullptr) const;
 
-  // Dispatch hooks of every scorer (thread-safe).
-  void on_dispatched(const Endpoint& endpoint, const DispatchedRequest& request) const;
+  // Dispatch hooks of every scorer (thread-safe). Returns the largest cached prefix (bytes of the
+  // canonical prompt) any of them predicts for `endpoint`.
+  std::size_t on_dispatched(const Endpoint& endpoint, const DispatchedRequest& request) const;
 
   // Sum of the scorers' state entries for `endpoint` (debug output).
   std::size_t state_entries(const Endpoint& endpoint) const;

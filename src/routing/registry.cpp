@@ -25,6 +25,8 @@ const std::vector<PluginInfo>& registry() {
         {"index_bytes", Unit::bytes, 4096, 64.0 * (1 << 30), 16 << 20},
         {"hot_spot_queue", Unit::number, 0, 1e9, 0}},
        plugins::make_prefix_cache_scorer},
+      {"prefill-load-scorer", Kind::scorer, {{"scale", Unit::number, 0, 1e9, 1024}},
+       plugins::make_prefill_load_scorer},
       {"max-score-picker", Kind::picker, {}, plugins::make_max_score_picker},
       {"round-robin", Kind::picker, {}, plugins::make_round_robin_picker},
       {"random", Kind::picker, {}, plugins::make_random_picker},

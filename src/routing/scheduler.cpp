@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "routing/prefix_hash.hpp"
 #include "routing/profile.hpp"
 
 namespace infergate {
@@ -109,6 +110,7 @@ ScheduleResult schedule(const Snapshot& snapshot, const RequestContext& request,
   for (const std::uint32_t i : order) decision.endpoints.push_back(pool.endpoints[i]);
   decision.profile = pool.profile.get();
   decision.prefix_hashes = std::move(scheduling.prefix_hashes);
+  decision.prompt_bytes = canonical_prompt_bytes(request.facts->prompt);
   return decision;
 }
 
@@ -124,7 +126,8 @@ ScheduleResult schedule(const Snapshot& snapshot, const RequestFacts& facts, Rng
     if (result->endpoints.empty()) return ErrorKind::no_ready_endpoint;
     result->verdict = Verdict::dispatch;
   }
-  if (!result->endpoints.empty()) record_dispatch(*result, *result->endpoints.front());
+  // No response to wait for here: the prefill is counted and uncounted at once.
+  if (!result->endpoints.empty()) record_dispatch(*result, result->endpoints.front());
   return result;
 }
 
@@ -132,11 +135,19 @@ ScheduleResult schedule(const Snapshot& snapshot, const RequestFacts& facts, Rng
   return schedule(snapshot, facts, rng, SIZE_MAX);
 }
 
-void record_dispatch(const Decision& decision, Endpoint& endpoint) {
-  note_dispatch(endpoint);
+std::int64_t prefill_tokens_estimate(std::size_t prompt_bytes, std::size_t cached_bytes) {
+  const std::size_t uncached = prompt_bytes - std::min(prompt_bytes, cached_bytes);
+  return static_cast<std::int64_t>(uncached / kPromptBytesPerToken);
+}
+
+PendingPrefill record_dispatch(const Decision& decision, const EndpointPtr& endpoint) {
+  note_dispatch(*endpoint);
+  std::size_t cached = 0;
   if (decision.profile) {
-    decision.profile->on_dispatched(endpoint, {decision.prefix_hashes, decision.served_model()});
+    cached = decision.profile->on_dispatched(*endpoint,
+                                             {decision.prefix_hashes, decision.served_model()});
   }
+  return PendingPrefill(endpoint, prefill_tokens_estimate(decision.prompt_bytes, cached));
 }
 
 std::string scores_header(const Decision& decision) {

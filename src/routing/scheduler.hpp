@@ -30,6 +30,12 @@ ViewOptions view_options(const Pool& pool, int priority);
 // arrived) before popping its wait queue and calling schedule() again.
 bool pool_accepts(const Pool& pool, int priority, SteadyClock::time_point now);
 
+// The pending-prefill estimate of a prompt of `prompt_bytes` whose first `cached_bytes` the
+// endpoint probably holds: the rest at about four bytes per token (English text under common
+// tokenizers; the prompt is counted raw, JSON escapes included, which is close enough).
+inline constexpr std::size_t kPromptBytesPerToken = 4;
+std::int64_t prefill_tokens_estimate(std::size_t prompt_bytes, std::size_t cached_bytes);
+
 // True when every available candidate (all of them, when none is available) is saturated.
 bool pool_saturated(std::span<const EndpointView> views);
 

@@ -283,5 +283,39 @@ class PageDeliveryTest(LoadTestCase):
         self.assertGreaterEqual(server.connections, 20)
 
 
+class PendingPrefillTest(LoadTestCase):
+    def test_prompt_counts_until_the_first_body_byte_or_the_client_leaves(self):
+        # One batch slot, taken by a request sent straight to the server: the gateway's requests
+        # wait in the server's queue with their response head sent and no body byte yet.
+        sim = self.start_sim("--max-num-seqs", "1", "--itl-ms", "20")
+        name = f"127.0.0.1:{sim.port()}"
+        gw = self.start_gateway([name])
+        blocker = hold(sim.port(), chat(max_tokens=2000, stream=True))
+        self.addCleanup(blocker.close)
+        self.wait_endpoint(name, lambda e: e["scraped"] and e["scraped"]["running"] == 1, "blocker not running")
+
+        def send(content):
+            s = harness.raw_connect(gw.port())
+            self.addCleanup(s.close)
+            data = json.dumps(chat(content=content, max_tokens=2000, stream=True)).encode()
+            s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: " + str(len(data)).encode() + b"\r\n\r\n" + data)
+            return s
+
+        # Canonical prompt "user" 0x1F text 0x1E: 4006 bytes, 1001 tokens at 4 bytes each.
+        send("a" * 4000)
+        self.wait_endpoint(name, lambda e: e["pending_prefill"] == {"requests": 1, "tokens": 1001},
+                           "prompt not pending")
+        leaving = send("b" * 2000)  # 2006 bytes: 501 tokens
+        self.wait_endpoint(name, lambda e: e["pending_prefill"] == {"requests": 2, "tokens": 1502},
+                           "second prompt not pending")
+        leaving.close()  # the client leaves before its first token: uncounted
+        self.wait_endpoint(name, lambda e: e["pending_prefill"] == {"requests": 1, "tokens": 1001}
+                           and e["in_flight"] == 1, "the aborted request still counts")
+        blocker.close()  # the slot frees: the first prompt is prefilled and streams (2000 tokens)
+        self.wait_endpoint(name, lambda e: e["pending_prefill"] == {"requests": 0, "tokens": 0}
+                           and e["in_flight"] == 1, "still pending after the first token")
+
+
 if __name__ == "__main__":
     unittest.main()

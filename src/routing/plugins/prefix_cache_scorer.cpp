@@ -15,7 +15,9 @@
 // hold the slots everyone waits for. In bench/routing: a margin of 8 in-flight requests let warm
 // 8-sequence servers queue a full batch deep; a fixed margin of 2 waiting, 8-10 deep at half load;
 // a fixed margin of 0 spread every group under overload (prefix hits 92% -> 69% at 120% load).
-// State: the PrefixIndex (thread-safe, see prefix_index.hpp), updated by on_dispatched.
+// State: the PrefixIndex (thread-safe, see prefix_index.hpp), updated by on_dispatched, which
+// also tells the leading blocks the endpoint held already (its cached bytes: the pending-prefill
+// estimate counts only the rest of the prompt).
 #include "routing/plugins/plugins.hpp"
 
 #include <algorithm>
@@ -63,8 +65,8 @@ class PrefixCacheScorer final : public Scorer {
     }
   }
 
-  void on_dispatched(const Endpoint& endpoint, const DispatchedRequest& request) const override {
-    index_.insert(request.prefix_hashes, endpoint.id);
+  std::size_t on_dispatched(const Endpoint& endpoint, const DispatchedRequest& request) const override {
+    return index_.insert(request.prefix_hashes, endpoint.id) * block_size_;
   }
 
   std::size_t state_entries(const Endpoint& endpoint) const override {

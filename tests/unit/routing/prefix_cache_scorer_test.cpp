@@ -71,8 +71,8 @@ TEST_CASE("block hashes: chained over the canonical prompt, seeded with the mode
 TEST_CASE("prefix index: leading matches per endpoint, bounded memory") {
   PrefixIndex index(1 << 20);
   const std::vector<std::uint64_t> warm = {11, 12, 13, 14};
-  index.insert(warm, 1);
-  index.insert({{11, 12}}, 2);
+  CHECK(index.insert(warm, 1) == 0);
+  CHECK(index.insert({{11, 12}}, 2) == 0);
   struct Case {
     std::vector<std::uint64_t> request;
     std::vector<std::uint32_t> expected;  // for endpoints 1, 2, 3
@@ -92,6 +92,10 @@ TEST_CASE("prefix index: leading matches per endpoint, bounded memory") {
     CHECK(matched == c.expected);
   }
   CHECK(index.entries(1) == 4);
+  // An insert tells how many leading blocks the endpoint held already (the cached part).
+  CHECK(index.insert({{11, 12, 13, 15}}, 1) == 3);
+  CHECK(index.insert({{11, 12, 13, 14}}, 2) == 2);
+  CHECK(index.insert({{99, 12}}, 2) == 0);  // a cold first block: nothing leading is cached
 
   PrefixIndex small(4096);  // 16 buckets of 16 ways
   CHECK(small.capacity() == 256);
@@ -141,7 +145,7 @@ TEST_CASE("prefix-cache-scorer: matched share, hot-spot guard, index fed by disp
   scorer->prepare(request);
   const auto total = request.prefix_hashes.size();
   REQUIRE(total > 0);
-  scorer->on_dispatched(*fleet.endpoints[0], {request.prefix_hashes, "m"});
+  CHECK(scorer->on_dispatched(*fleet.endpoints[0], {request.prefix_hashes, "m"}) == 0);
   CHECK(scorer->state_entries(*fleet.endpoints[0]) == total);
 
   const double shared = static_cast<double>((6 + 1 + 64 + 1 + 4) / 8);  // blocks of the system part
@@ -170,6 +174,10 @@ TEST_CASE("prefix-cache-scorer: matched share, hot-spot guard, index fed by disp
   const auto got = score(*scorer, r, fleet);
   CHECK(got[0] == doctest::Approx(shared / cold_total));
   CHECK(got[1] == 0.0);
+  // The dispatch hook reports the bytes the endpoint already holds: the shared system blocks.
+  CHECK(scorer->on_dispatched(*fleet.endpoints[0], {r.prefix_hashes, "m"}) == shared * 8);
+  CHECK(scorer->on_dispatched(*fleet.endpoints[1], {r.prefix_hashes, "m"}) == 0);
+  CHECK(scorer->on_dispatched(*fleet.endpoints[1], {r.prefix_hashes, "m"}) == cold_total * 8);
 }
 
 TEST_CASE("prefix-cache-scorer: the default guard: a warm server loses affinity once it queues while another has room, or queues twice as deep") {

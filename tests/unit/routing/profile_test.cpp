@@ -95,7 +95,7 @@ TEST_CASE("schedule: load, KV and warm prefixes steer the default profile") {
   auto d = schedule(*snapshot, request, rng, 3, t0 + 10ms);
   REQUIRE(d.has_value());
   CHECK_FALSE(d->prefix_hashes.empty());
-  record_dispatch(*d, *eps[0]);
+  record_dispatch(*d, eps[0]);
   CHECK(eps[0]->load.dispatched_since_scrape == 1);
   scrape(*eps[0], 1, 0.2);
   for (int i = 0; i < 20; ++i) {
@@ -276,7 +276,7 @@ TEST_CASE("workers schedule and dispatch while the control thread publishes scra
         const auto d = schedule(*snapshot, request, rng, 3, SteadyClock::now());
         if (!d || d->endpoints.empty()) continue;
         InFlight in_flight(d->endpoints[0]);
-        record_dispatch(*d, *d->endpoints[0]);
+        record_dispatch(*d, d->endpoints[0]);
         record_upstream_status(*d->endpoints[0], i % 50 == 0 ? 503 : 200, SteadyClock::now());
         ++dispatched;
       }
@@ -323,7 +323,7 @@ TEST_CASE("default profile: a warm prefix beats a small load difference; load wi
   for (const auto& e : eps) scrape_full(*e, 0, 0, 0);
   const auto warmup = schedule(*snapshot, request, rng, 3, t0 + 10ms);
   REQUIRE(warmup.has_value());
-  record_dispatch(*warmup, *eps[0]);  // endpoint 1 holds the earlier prompt's blocks
+  record_dispatch(*warmup, eps[0]);  // endpoint 1 holds the earlier prompt's blocks
   request.facts = &facts;
 
   struct Case {
@@ -390,4 +390,51 @@ TEST_CASE("default profile: the adapter's server wins with one request more (wei
     }
   }
   for (const auto& e : eps) e->in_flight = 0;
+}
+
+TEST_CASE("record_dispatch: the uncached part of the prompt is pending prefill until released") {
+  const SnapshotPtr snapshot = build_snapshot(fleet_config(2));
+  const auto& eps = snapshot->pools[0]->endpoints;
+  // Canonical prompt: "system" 0x1F 512 x 's' 0x1E "user" 0x1F 300 chars 0x1E = 826 bytes; the
+  // first 8 blocks of 64 bytes hold only the system part.
+  const std::string system(512, 's'), question_a(300, 'a'), question_b(300, 'b');
+  RequestFacts first, second;
+  first.model = second.model = "m";
+  first.prompt = {{"system", system}, {"user", question_a}};
+  second.prompt = {{"system", system}, {"user", question_b}};
+  RequestContext request;
+  Rng rng(8);
+  const auto decide = [&](const RequestFacts& facts) {
+    request.facts = &facts;
+    auto d = schedule(*snapshot, request, rng, 2, t0 + 10ms);
+    REQUIRE(d.has_value());
+    CHECK(d->prompt_bytes == 826);
+    return *d;
+  };
+  const auto pending = [](const Endpoint& e) {
+    return std::pair{e.prefill_requests.load(), e.prefill_tokens.load()};
+  };
+  const Decision d1 = decide(first), d2 = decide(second);
+  PendingPrefill cold = record_dispatch(d1, eps[0]);  // nothing cached: 826 / 4
+  CHECK(pending(*eps[0]) == std::pair{1, std::int64_t{206}});
+  PendingPrefill warm = record_dispatch(d2, eps[0]);  // 512 bytes predicted cached: 314 / 4
+  CHECK(warm.tokens() == 78);
+  PendingPrefill elsewhere = record_dispatch(d2, eps[1]);
+  CHECK(elsewhere.tokens() == 206);
+  CHECK(pending(*eps[0]) == std::pair{2, std::int64_t{284}});
+  std::string json = render_endpoints_json(*snapshot, t0 + 10ms);
+  CHECK(json.find(R"("name":"127.0.0.1:1","scraped":null,"in_flight":0,"pending_prefill":{"requests":2,"tokens":284})") !=
+        std::string::npos);
+  cold.release();  // first body byte
+  warm.release();
+  elsewhere.release();
+  CHECK(pending(*eps[0]) == std::pair{0, std::int64_t{0}});
+  CHECK(pending(*eps[1]) == std::pair{0, std::int64_t{0}});
+  json = render_endpoints_json(*snapshot, t0 + 10ms);
+  CHECK(json.find(R"("pending_prefill":{"requests":0,"tokens":0})") != std::string::npos);
+
+  // The compatibility schedule() has no response to wait for: nothing stays counted.
+  REQUIRE(schedule(*snapshot, first, rng).has_value());
+  CHECK(pending(*eps[0]) == std::pair{0, std::int64_t{0}});
+  CHECK(pending(*eps[1]) == std::pair{0, std::int64_t{0}});
 }
