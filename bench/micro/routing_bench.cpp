@@ -1,7 +1,7 @@
 // Microbenchmark of one inference-aware routing decision: 16 endpoints with fresh scraped load,
 // a ~4 KB chat prompt, the default profile (available-filter, queue 2, kv-cache 2, prefix-cache 3,
-// lora-affinity 1, max-score-picker), keeping 3 endpoints (max_attempts). Per-decision latency
-// percentiles over many decisions, each timed on its own.
+// lora-affinity 1, prefill-load 1, max-score-picker), keeping 3 endpoints (max_attempts).
+// Per-decision latency percentiles over many decisions, each timed on its own.
 // Usage: routing_bench [decisions]              latency table
 //        routing_bench --loop SCENARIO N        N decisions only (for callgrind, see README.md)
 //        routing_bench --extract-loop N         N extractions of a 50 KB many-turn chat body

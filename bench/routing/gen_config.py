@@ -5,7 +5,7 @@ workloads ask for, and the pool's scheduler profile for the policy under test.
 usage: gen_config.py POLICY ENDPOINTS(comma-separated) [--no-scheduler-key] [--no-priorities]
 
 POLICY: infergate (the built-in default profile: queue 2, kv-cache 2, prefix-cache 3,
-lora-affinity 1, max-score picker) | round-robin | random | least-request | power-of-two-choices.
+lora-affinity 1, prefill-load 1, max-score picker) | round-robin | random | least-request | power-of-two-choices.
 --no-scheduler-key / --no-priorities / --no-metrics leave out what the config loader of the
 build under test does not know yet (run.sh probes that with --check-config).
 BENCH_SATURATION (environment): the pool's `saturation:` map, e.g. "{queue: 0, running: 8}".

@@ -61,9 +61,12 @@ double plugin_param(const PluginConfig& config, std::string_view name) {
 
 SchedulerConfig default_scheduler_config() {
   SchedulerConfig config;
-  config.plugins = {{"available-filter", 1, {}},   {"queue-scorer", 2, {}},
-                    {"kv-cache-scorer", 2, {}},    {"prefix-cache-scorer", 3, {}},
-                    {"lora-affinity-scorer", 1, {}}, {"max-score-picker", 1, {}}};
+  // prefill-load 1: measured in bench/routing/prefill-load.md (2 and more lost to the queue
+  // scorer's free batch slot; 0.5 helped less).
+  config.plugins = {{"available-filter", 1, {}},     {"queue-scorer", 2, {}},
+                    {"kv-cache-scorer", 2, {}},      {"prefix-cache-scorer", 3, {}},
+                    {"lora-affinity-scorer", 1, {}}, {"prefill-load-scorer", 1, {}},
+                    {"max-score-picker", 1, {}}};
   return config;
 }
 

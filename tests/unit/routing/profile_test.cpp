@@ -47,9 +47,10 @@ void scrape(Endpoint& e, double waiting, double kv, SteadyClock::time_point at =
 TEST_CASE("profiles: the default and named plugins from config") {
   const auto d = build_profile({});
   CHECK(d->filters.size() == 1);
-  REQUIRE(d->scorers.size() == 4);
+  REQUIRE(d->scorers.size() == 5);
   const std::map<std::string_view, double> weights = {
-      {"queue-scorer", 2}, {"kv-cache-scorer", 2}, {"prefix-cache-scorer", 3}, {"lora-affinity-scorer", 1}};
+      {"queue-scorer", 2}, {"kv-cache-scorer", 2}, {"prefix-cache-scorer", 3}, {"lora-affinity-scorer", 1},
+      {"prefill-load-scorer", 1}};
   for (const auto& s : d->scorers) CHECK(weights.at(s.scorer->type()) == s.weight);
   CHECK(d->picker->type() == "max-score-picker");
   const auto rr = build_profile({{{"round-robin", 1, {}}}});
