@@ -8,8 +8,6 @@
 // to it until the spread grows past it. All equal (no prefill pending anywhere): 1 for everyone.
 #include "routing/plugins/plugins.hpp"
 
-#include <algorithm>
-
 #include "routing/registry.hpp"
 
 namespace infergate::plugins {
@@ -22,15 +20,7 @@ class PrefillLoadScorer final : public Scorer {
   std::string_view type() const noexcept override { return "prefill-load-scorer"; }
   void score(const SchedulingRequest&, std::span<const EndpointView* const> candidates,
              std::span<double> out) const override {
-    double lo = candidates.empty() ? 0 : candidates[0]->pending_prefill, hi = lo;
-    for (const EndpointView* v : candidates) {
-      lo = std::min(lo, v->pending_prefill);
-      hi = std::max(hi, v->pending_prefill);
-    }
-    const double range = std::max(hi - lo, scale_);
-    for (std::size_t i = 0; i < candidates.size(); ++i) {
-      out[i] = range <= 0 ? 1.0 : 1.0 - (candidates[i]->pending_prefill - lo) / range;
-    }
+    score_lower_load(candidates, &EndpointView::pending_prefill, scale_, out);
   }
 
  private:

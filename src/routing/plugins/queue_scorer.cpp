@@ -6,8 +6,6 @@
 // normalises as in the EPP. All equal: 1 for everyone.
 #include "routing/plugins/plugins.hpp"
 
-#include <algorithm>
-
 #include "routing/registry.hpp"
 
 namespace infergate::plugins {
@@ -20,12 +18,7 @@ class QueueScorer final : public Scorer {
   std::string_view type() const noexcept override { return "queue-scorer"; }
   void score(const SchedulingRequest&, std::span<const EndpointView* const> candidates,
              std::span<double> out) const override {
-    double lo = candidates.empty() ? 0 : candidates[0]->queue, hi = lo;
-    for (const EndpointView* v : candidates) lo = std::min(lo, v->queue), hi = std::max(hi, v->queue);
-    const double range = std::max(hi - lo, scale_);
-    for (std::size_t i = 0; i < candidates.size(); ++i) {
-      out[i] = range <= 0 ? 1.0 : 1.0 - (candidates[i]->queue - lo) / range;
-    }
+    score_lower_load(candidates, &EndpointView::queue, scale_, out);
   }
 
  private:
