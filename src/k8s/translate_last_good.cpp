@@ -22,7 +22,7 @@ void keep(std::string_view kind, ObjectSet& now, ObjectSet& last_good, std::vect
     const auto previous = last_good.find(key);
     if (previous == last_good.end()) continue;
     problems.push_back({fmt::format("{} {}", kind, key),
-                        fmt::format("{}; its last good version stays in use", decoded.problem)});
+                        fmt::format("{}; its last good version stays in use", decoded.problem), {}});
     json = previous->second;
     good.emplace(key, json);
   }

@@ -44,7 +44,7 @@ GatewayConfig merge_routes(const GatewayConfig& file, const ClusterRoutes& clust
   std::set<std::string, std::less<>> refused_pools;
   for (const PoolConfig& pool : cluster.pools) {
     if (file_pools.contains(pool.name)) {
-      problems.push_back({"InferencePool " + pool.name, "the config file defines a pool of this name; the file wins"});
+      problems.push_back({"InferencePool " + pool.name, "the config file defines a pool of this name; the file wins", {}});
       refused_pools.insert(pool.name);
       continue;
     }
@@ -52,7 +52,7 @@ GatewayConfig merge_routes(const GatewayConfig& file, const ClusterRoutes& clust
   }
   for (const ModelConfig& model : cluster.models) {
     if (file_models.contains(model.name)) {
-      problems.push_back({"model " + model.name, "the config file routes this model; the file wins"});
+      problems.push_back({"model " + model.name, "the config file routes this model; the file wins", {}});
       continue;
     }
     ModelConfig kept = model;
@@ -62,7 +62,7 @@ GatewayConfig merge_routes(const GatewayConfig& file, const ClusterRoutes& clust
   for (const ObjectiveConfig& objective : cluster.objectives) {
     if (file_objectives.contains(objective.name)) {
       problems.push_back({"InferenceObjective " + objective.name,
-                          "the config file defines an objective of this name; the file wins"});
+                          "the config file defines an objective of this name; the file wins", {}});
       continue;
     }
     table.objectives.push_back(objective);
