@@ -182,7 +182,8 @@ TEST_CASE("prefix-cache-scorer: matched share, hot-spot guard, index fed by disp
 
 TEST_CASE("prefix-cache-scorer: the default guard: a warm server loses affinity once it queues while another has room, or queues twice as deep") {
   auto scorer = make_plugin<Scorer>("prefix-cache-scorer", {{"block_size", 8}});
-  const RequestFacts facts = chat({{"system", std::string(64, 'x')}, {"user", "a question"}});
+  const std::string system(64, 'x');  // outlives `facts`, whose parts are views
+  const RequestFacts facts = chat({{"system", system}, {"user", "a question"}});
   Fleet fleet({with_queue(0), with_queue(0)});
   auto request = request_for(facts);
   scorer->prepare(request);
