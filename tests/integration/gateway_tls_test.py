@@ -33,6 +33,14 @@ def make_cert(directory):
     return cert, key
 
 
+def unverified_context():
+    """A client context that accepts any certificate: these tests compare the served bytes."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 def kept_models(conn):
     conn.request("GET", "/v1/models")
     return conn.getresponse().read()
@@ -128,11 +136,8 @@ models:
 
     def served_cert(self, port):
         """The certificate a new connection gets (DER), or None when the handshake fails."""
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE  # the test compares the bytes itself
         with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-            with ctx.wrap_socket(raw) as tls:
+            with unverified_context().wrap_socket(raw) as tls:
                 return tls.getpeercert(binary_form=True)
 
     def test_sighup_reloads_a_rotated_certificate(self):
@@ -141,10 +146,7 @@ models:
         cert, key = make_cert(live)
         _, gw = self.start(cert=cert, key=key)
         first = self.served_cert(gw.port())
-        insecure = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        insecure.check_hostname = False
-        insecure.verify_mode = ssl.CERT_NONE
-        kept = http.client.HTTPSConnection("127.0.0.1", gw.port(), context=insecure, timeout=10)
+        kept = http.client.HTTPSConnection("127.0.0.1", gw.port(), context=unverified_context(), timeout=10)
         self.addCleanup(kept.close)
         self.assertIn(b'"object"', kept_models(kept))
         rotated = tempfile.mkdtemp()
@@ -153,10 +155,7 @@ models:
         os.replace(new_key, key)
         os.replace(new_cert, cert)
         gw.signal(signal.SIGHUP)
-        deadline = time.monotonic() + 10
-        while self.served_cert(gw.port()) == first and time.monotonic() < deadline:
-            time.sleep(0.02)
-        second = self.served_cert(gw.port())
+        second = harness.wait_until(lambda: (cert := self.served_cert(gw.port())) != first and cert, 10)
         self.assertNotEqual(second, first)
         with open(cert) as f:
             self.assertEqual(second, ssl.PEM_cert_to_DER_cert(f.read()))
@@ -171,10 +170,7 @@ models:
         with open(config, "w") as f:
             f.write(text.replace("models:\n", "models:\n  - name: added\n    targets: [{pool: qwen}]\n"))
         gw.signal(signal.SIGHUP)
-        deadline = time.monotonic() + 10
-        while b'"added"' not in kept_models(kept) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        self.assertIn(b'"added"', kept_models(kept))
+        self.assertTrue(harness.wait_until(lambda: b'"added"' in kept_models(kept), 10))
         self.assertEqual(self.served_cert(gw.port()), second)
         kept.close()
         gw.signal(signal.SIGTERM)

@@ -426,11 +426,9 @@ class Readiness(unittest.TestCase):
             status, _, body = harness.request(cluster.admin, "GET", "/readyz")
             self.assertEqual((status, body), (503, b"waiting: the cluster's routes\n"))
             self.assertEqual(harness.request(cluster.admin, "GET", "/healthz")[0], 200)  # alive, not ready
-            deadline = time.monotonic() + RECOVERY_DEADLINE
-            while harness.request(cluster.admin, "GET", "/readyz")[0] != 200 and time.monotonic() < deadline:
-                time.sleep(0.02)
+            ready = lambda: harness.request(cluster.admin, "GET", "/readyz")[0] == 200  # noqa: E731
             # Ready only once the table holds the cluster's pool.
-            self.assertEqual(harness.request(cluster.admin, "GET", "/readyz")[0], 200)
+            self.assertTrue(harness.wait_until(ready, RECOVERY_DEADLINE))
             self.assertEqual([p["name"] for p in cluster.routes()["pools"]], ["default/a"])
             self.assertGreaterEqual(cluster.metrics()["infergate_k8s_errors_total"], 2)
             # A watch that breaks later does not take the replica out of service.
