@@ -162,7 +162,8 @@ std::string scores_header(const Decision& decision);
 std::string render_endpoints_json(const Snapshot& snapshot,
                                   std::chrono::steady_clock::time_point now);
 
-// RAII: counts one request in flight on an endpoint until destroyed (at the response's last byte).
+// RAII: counts one request in flight on an endpoint until released (the proxy does it once the
+// upstream response is whole, before its last bytes go to the client) or destroyed.
 class InFlight {
  public:
   InFlight() = default;

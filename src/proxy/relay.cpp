@@ -199,7 +199,7 @@ net::awaitable<void> Session::relay(const Decision& decision, std::string_view b
     worker_.metrics().first_byte(endpoint, std::chrono::duration<double>(head_at - sent_at).count());
     attempts_ = static_cast<unsigned>(index + 1);
     decision_ = &decision;
-    auto stream_op = stream(lease, endpoint, prefill);
+    auto stream_op = stream(lease, endpoint, in_flight, prefill);
     co_await std::move(stream_op);
     decision_ = nullptr;
     co_return;
@@ -319,7 +319,7 @@ bool Session::write_pieces(bool chunked, bool last) {
 }
 
 net::awaitable<void> Session::stream(UpstreamLease& lease, const EndpointPtr& endpoint,
-                                     PendingPrefill& prefill) {
+                                     InFlight& in_flight, PendingPrefill& prefill) {
   ResponseParser& response = *response_;
   const unsigned status = response.status();
   const bool bodyless = status / 100 == 1 || status == 204 || status == 304;
@@ -338,6 +338,9 @@ net::awaitable<void> Session::stream(UpstreamLease& lease, const EndpointPtr& en
     // The first body byte (a stream's first SSE event comes with the first token) or a response
     // without one: the server is done with the prompt.
     if (prefill.counting() && (response.is_done() || !pieces_.empty())) prefill.release();
+    // The server is done with the request before its last bytes reach the client: a client that
+    // sends its next request as soon as it has them must not find this one still counted.
+    if (response.is_done()) in_flight.release();
     if (write_pieces(chunked, response.is_done())) {
       auto write = write_client(iov_);
       const boost::system::error_code ec = co_await std::move(write);

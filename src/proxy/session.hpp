@@ -192,9 +192,9 @@ class Session final : public SessionHook {
   net::awaitable<bool> forward(const RequestFacts& facts, const Decision& decision);
   net::awaitable<void> relay(const Decision& decision, std::string_view body);
   net::awaitable<Attempt> exchange(UpstreamLease& lease, std::string_view body);
-  // `prefill` is released at the first body byte.
+  // `prefill` is released at the first body byte, `in_flight` once the upstream response is whole.
   net::awaitable<void> stream(UpstreamLease& lease, const EndpointPtr& endpoint,
-                              PendingPrefill& prefill);
+                              InFlight& in_flight, PendingPrefill& prefill);
   net::awaitable<void> end_stream_with_error(bool chunked);
   void build_upstream_head(std::size_t content_length, const Decision& decision);
   void order_attempts(const Decision& decision);
