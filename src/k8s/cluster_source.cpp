@@ -22,6 +22,7 @@
 
 #include "infergate/k8s/translate.hpp"
 #include "k8s/log.hpp"
+#include "k8s/translate_decode.hpp"
 #include "k8s/models_probe.hpp"
 
 namespace infergate::k8s {
@@ -133,7 +134,9 @@ struct ClusterSource::Impl {
       }
     }
     for (std::size_t i = 0; i < slots.size(); ++i) {
-      slots[i].id = watcher.watch(slots[i].kind, WatchScope{slots[i].ns, {}, {}},
+      WatchScope scope{slots[i].ns, {}, {}, {}};
+      if (slots[i].resource == kPods) scope.keep_fields = decode::kPodFieldsRead;
+      slots[i].id = watcher.watch(slots[i].kind, std::move(scope),
                                   [this, i](const ObjectMap& objects, bool synced) {
                                     {
                                       std::lock_guard lock(mutex);

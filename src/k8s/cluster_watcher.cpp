@@ -40,6 +40,7 @@ struct Reflector {
         on_change(std::move(on_change_)),
         name(kind.display() +
              (scope.namespace_name.empty() ? "" : " ns=" + scope.namespace_name)),
+        decoder(scope.keep_fields),
         backoff(tuning.backoff_initial, tuning.backoff_max, seed),
         timer(io) {}
 

@@ -265,6 +265,10 @@ Decoded<Pool> pool(std::string_view json, bool legacy) {
   return out;
 }
 
+const std::vector<std::string> kPodFieldsRead = {
+    "/metadata/namespace", "/metadata/name",   "/metadata/creationTimestamp", "/metadata/labels",
+    "/metadata/deletionTimestamp", "/status/podIP", "/status/conditions"};
+
 Decoded<Pod> pod(std::string_view json) {
   simdjson::dom::parser& parser = reused_parser();
   element doc;

@@ -107,6 +107,8 @@ struct Decoded {
 
 Decoded<Pool> pool(std::string_view json, bool legacy);
 Decoded<Pod> pod(std::string_view json);
+// Every field pod() reads: the Pod reflector keeps only these (WatchScope::keep_fields).
+extern const std::vector<std::string> kPodFieldsRead;
 Decoded<Route> http_route(std::string_view json, std::string_view gateway_name,
                           std::string_view gateway_namespace);
 Decoded<Grant> reference_grant(std::string_view json);

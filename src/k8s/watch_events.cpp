@@ -1,6 +1,8 @@
 // List pages and watch events decoded with simdjson's DOM (objects are re-serialized minified for
-// the consumers), and the line splitter.
+// the consumers, whole or only the fields kept), and the line splitter.
 #include "k8s/watch_events.hpp"
+
+#include <map>
 
 #include <simdjson.h>
 
@@ -84,11 +86,67 @@ StatusInfo read_status(simdjson::dom::element object) {
 
 }  // namespace
 
-struct Decoder::Impl {
-  simdjson::dom::parser parser;
+// The kept fields as a tree: "/status/podIP" and "/status/conditions" share one "status" node.
+struct KeptFields {
+  std::map<std::string, KeptFields, std::less<>> children;
+  bool whole = false;  // this field is kept with everything under it
+
+  void add(std::string_view path) {
+    KeptFields* node = this;
+    while (!path.empty() && !node->whole) {
+      if (path.front() == '/') path.remove_prefix(1);
+      const std::string_view name = path.substr(0, path.find('/'));
+      path.remove_prefix(name.size());
+      if (name.empty()) continue;
+      node = &node->children[std::string(name)];
+    }
+    node->whole = true;
+    node->children.clear();
+  }
+
+  // The kept fields of `object`, minified; those it lacks are left out, and so is an object
+  // left with none of them. Returns whether any field was written.
+  bool project(simdjson::dom::object object, std::string& out) const {
+    out += '{';
+    bool any = false;
+    for (const auto& [name, child] : children) {
+      simdjson::dom::element value;
+      if (object[name].get(value) != simdjson::SUCCESS) continue;
+      simdjson::dom::object inner;
+      if (!child.whole && value.get_object().get(inner) != simdjson::SUCCESS) continue;
+      const std::size_t mark = out.size();
+      if (any) out += ',';
+      out += '"';
+      out += name;  // a name from our own paths: nothing to escape
+      out += "\":";
+      if (child.whole) {
+        out += simdjson::minify(value);
+      } else if (!child.project(inner, out)) {
+        out.resize(mark);
+        continue;
+      }
+      any = true;
+    }
+    out += '}';
+    return any;
+  }
 };
 
-Decoder::Decoder() : impl_(std::make_unique<Impl>()) {}
+struct Decoder::Impl {
+  simdjson::dom::parser parser;
+  KeptFields kept;
+
+  std::string serialize(simdjson::dom::element object) const {
+    if (kept.children.empty()) return simdjson::minify(object);
+    std::string out;
+    kept.project(object.get_object().value_unsafe(), out);
+    return out;
+  }
+};
+
+Decoder::Decoder(const std::vector<std::string>& keep_fields) : impl_(std::make_unique<Impl>()) {
+  for (const std::string& path : keep_fields) impl_->kept.add(path);
+}
 Decoder::~Decoder() = default;
 
 bool Decoder::decode_event(std::string_view line, WatchEvent& out, std::string& error) {
@@ -128,7 +186,7 @@ bool Decoder::decode_event(std::string_view line, WatchEvent& out, std::string& 
     return false;
   }
   out.key = object_key(meta.namespace_name, meta.name);
-  out.object_json = simdjson::minify(object);
+  out.object_json = impl_->serialize(object);
   return true;
 }
 
@@ -156,7 +214,7 @@ bool Decoder::decode_list(std::string_view body, ListPage& out, std::string& err
   for (simdjson::dom::element item : items) {
     Meta meta = read_meta(item);
     if (meta.name.empty()) continue;  // not an object of the API: nothing can address it
-    out.items.emplace_back(object_key(meta.namespace_name, meta.name), simdjson::minify(item));
+    out.items.emplace_back(object_key(meta.namespace_name, meta.name), impl_->serialize(item));
   }
   return true;
 }

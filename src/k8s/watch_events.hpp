@@ -58,10 +58,11 @@ struct StatusInfo {
   std::string message;
 };
 
-// Decoders reuse one simdjson parser: one per reflector, used from one thread.
+// Decoders reuse one simdjson parser: one per reflector, used from one thread. Objects come out
+// whole (minified), or with only the fields at `keep_fields` (WatchScope::keep_fields).
 class Decoder {
  public:
-  Decoder();
+  explicit Decoder(const std::vector<std::string>& keep_fields = {});
   ~Decoder();
   Decoder(const Decoder&) = delete;
   Decoder& operator=(const Decoder&) = delete;

@@ -14,6 +14,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace infergate::k8s {
 
@@ -70,15 +71,22 @@ struct ResourceKind {
   std::string display() const;      // "inferencepools.inference.networking.k8s.io/v1"
 };
 
-// What one reflector watches: optionally a single namespace and label/field selectors.
+// What one reflector watches: optionally a single namespace and label/field selectors, and which
+// fields of each object it keeps.
 struct WatchScope {
   std::string namespace_name;  // empty: all namespaces (or a cluster-scoped resource)
   std::string label_selector;  // e.g. "app=vllm"
   std::string field_selector;  // e.g. "status.phase=Running"
+  // Paths of the fields kept, e.g. {"/metadata/labels", "/status/podIP"} (plain names between
+  // slashes); empty: the whole object. Like client-go's transform functions: a Pod is ~10 KB as
+  // served (managedFields, spec, containerStatuses), the few fields a consumer reads a few hundred
+  // bytes, and a change to any other field is no change to the reflector (no callback).
+  std::vector<std::string> keep_fields;
 };
 
 // The current objects of one reflector: key "namespace/name" (just "name" for cluster-scoped
-// resources) -> the object's JSON exactly as the server sent it (minified). Items of a list
+// resources) -> the object's JSON as the server sent it (minified), or only the fields its
+// WatchScope keeps. Items of a list
 // response may lack `kind`/`apiVersion` (the API server omits them for built-in types): decode by
 // the ResourceKind you registered.
 using ObjectMap = std::map<std::string, std::string>;

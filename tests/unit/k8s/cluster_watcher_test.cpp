@@ -237,6 +237,35 @@ TEST_CASE("first callback is synced with the listed objects; events are applied"
   watcher.stop();  // idempotent
 }
 
+TEST_CASE("kept fields: a change to any other field calls nobody back") {
+  ScriptedServer server;
+  ClusterWatcher watcher(access_to(server), fast());
+  Recorder recorder;
+  WatchScope scope;
+  scope.keep_fields = {"/metadata/name", "/metadata/namespace", "/metadata/labels"};
+  watcher.watch(kPods, scope, recorder.callback());
+  watcher.start();
+  REQUIRE(recorder.wait([](auto& keys, bool synced) { return synced && keys.size() == 2; }));
+  REQUIRE(server.wait_watches(1));
+  const auto events_seen = [&](std::uint64_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (watcher.counters().events < n && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(1ms);
+    }
+    return watcher.counters().events >= n;
+  };
+  // Only its resourceVersion moves: applied, and no callback.
+  server.push(R"({"type":"MODIFIED","object":)" + pod_json("a", 20) + "}");
+  REQUIRE(events_seen(1));
+  // A label is a kept field: a callback.
+  server.push(R"({"type":"MODIFIED","object":{"metadata":{"name":"a","namespace":"ns","resourceVersion":"21","labels":{"app":"x"}}}})");
+  REQUIRE(events_seen(2));
+  server.push(R"({"type":"ADDED","object":)" + pod_json("c", 22) + "}");
+  REQUIRE(recorder.wait([](auto& keys, bool) { return keys.count("ns/c") == 1; }));
+  CHECK(recorder.count() == 3);  // the list, the label, the new pod
+  watcher.stop();
+}
+
 TEST_CASE("a resource that is absent (404) is synced and empty") {
   ScriptedServer server;
   server.set_absent(true);

@@ -153,3 +153,53 @@ TEST_CASE("decode a Status body") {
   CHECK(status.message.find("cannot list") != std::string::npos);
   CHECK(decoder.decode_status("not json").code == 0);
 }
+
+TEST_CASE("kept fields: only those paths come out, in list pages and events alike") {
+  Decoder decoder({"/metadata/name", "/metadata/namespace", "/metadata/labels", "/status/podIP",
+                   "/status/conditions", "/spec/missing/deep"});
+  const std::string pod =
+      R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"ns","resourceVersion":"9",)"
+      R"("labels":{"app":"vllm","q\"uote":"v"},"managedFields":[{"manager":"kubelet"}]},)"
+      R"("spec":{"containers":[{"name":"c"}]},)"
+      R"("status":{"podIP":"10.1.2.3","conditions":[{"type":"Ready","status":"True"}],"phase":"Running"}})";
+  const std::string kept =
+      R"({"metadata":{"labels":{"app":"vllm","q\"uote":"v"},"name":"p","namespace":"ns"},)"
+      R"("status":{"conditions":[{"type":"Ready","status":"True"}],"podIP":"10.1.2.3"}})";
+  WatchEvent event;
+  std::string error;
+  REQUIRE(decoder.decode_event(R"({"type":"MODIFIED","object":)" + pod + "}", event, error));
+  CHECK(event.key == "ns/p");
+  CHECK(event.resource_version == "9");  // read before the object is cut down
+  CHECK(event.object_json == kept);
+  ListPage page;
+  REQUIRE(decoder.decode_list(R"({"metadata":{"resourceVersion":"9"},"items":[)" + pod + "]}", page, error));
+  REQUIRE(page.items.size() == 1);
+  CHECK(page.items[0].second == kept);
+
+  // A change to a field nobody keeps is no change: the kept form is byte for byte the same.
+  std::string restarted = pod;
+  restarted.replace(restarted.find(R"("phase":"Running")"), 17, R"("phase":"Pending")");
+  restarted.replace(restarted.find(R"("resourceVersion":"9")"), 21, R"("resourceVersion":"10")");
+  REQUIRE(decoder.decode_event(R"({"type":"MODIFIED","object":)" + restarted + "}", event, error));
+  CHECK(event.object_json == kept);
+  CHECK(event.resource_version == "10");
+
+  // A kept path through something that is not an object is left out; so is a missing one.
+  REQUIRE(decoder.decode_event(
+      R"({"type":"ADDED","object":{"metadata":{"name":"q","namespace":"ns"},"status":"odd"}})",
+      event, error));
+  CHECK(event.object_json == R"({"metadata":{"name":"q","namespace":"ns"}})");
+}
+
+TEST_CASE("kept fields: a path under a kept field changes nothing; no paths keeps everything") {
+  Decoder decoder({"/metadata", "/metadata/name"});
+  WatchEvent event;
+  std::string error;
+  REQUIRE(decoder.decode_event(
+      R"({"type":"ADDED","object":{"metadata":{"name":"a","uid":"u"},"spec":{}}})", event, error));
+  CHECK(event.object_json == R"({"metadata":{"name":"a","uid":"u"}})");
+  Decoder whole;
+  REQUIRE(whole.decode_event(
+      R"({"type":"ADDED","object":{"metadata":{"name":"a","uid":"u"},"spec":{}}})", event, error));
+  CHECK(event.object_json == R"({"metadata":{"name":"a","uid":"u"},"spec":{}})");
+}
