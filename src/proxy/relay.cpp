@@ -377,7 +377,7 @@ net::awaitable<void> Session::stream(UpstreamLease& lease, const EndpointPtr& en
     if (ec) {
       SPDLOG_DEBUG("upstream died mid-stream endpoint={} error={}", endpoint->name, ec.message());
       auto end = end_stream_with_error(chunked && response.event_stream());
-      co_await std::move(end);
+      if (co_await std::move(end)) relay_keep_ = !close;
       co_return;
     }
   }
@@ -389,11 +389,11 @@ net::awaitable<void> Session::stream(UpstreamLease& lease, const EndpointPtr& en
   }
 }
 
-net::awaitable<void> Session::end_stream_with_error(bool sse) {
+net::awaitable<bool> Session::end_stream_with_error(bool sse) {
   worker_.metrics().error(ErrorKind::upstream_died);
   relay_error_ = ErrorKind::upstream_died;
   relay_keep_ = false;
-  if (!sse) co_return;  // the client sees the connection close before the end of the body
+  if (!sse) co_return false;  // the client sees the connection close before the end of the body
   // A final SSE event the client can parse, then a clean end of the chunked body.
   local_body_.clear();
   if (tail_[0] != '\n' || tail_[1] != '\n') local_body_ += "\n\n";
@@ -409,7 +409,8 @@ net::awaitable<void> Session::end_stream_with_error(bool sse) {
       net::buffer(local_body_), net::buffer(kCrlf), net::buffer(kLastChunk)};
   set_deadline(Phase::writing, worker_.config().timeouts.client_body);
   auto write = write_client(buffers);
-  co_await std::move(write);
+  const boost::system::error_code ec = co_await std::move(write);
+  co_return !ec;
 }
 
 }  // namespace infergate::proxy

@@ -195,7 +195,9 @@ class Session final : public SessionHook {
   // `prefill` is released at the first body byte, `in_flight` once the upstream response is whole.
   net::awaitable<void> stream(UpstreamLease& lease, const EndpointPtr& endpoint,
                               InFlight& in_flight, PendingPrefill& prefill);
-  net::awaitable<void> end_stream_with_error(bool chunked);
+  // The upstream died mid-body: a last SSE error event and a clean end when the body is an event
+  // stream (true once written: the connection may serve the next request), else nothing.
+  net::awaitable<bool> end_stream_with_error(bool sse);
   void build_upstream_head(std::size_t content_length, const Decision& decision);
   void order_attempts(const Decision& decision);
   void build_response_head(const Endpoint& endpoint, bool chunked, bool close);
