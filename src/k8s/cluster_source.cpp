@@ -64,8 +64,7 @@ struct Slot {
   ResourceKind kind;
   std::string ns;  // empty: all namespaces
   ClusterWatcher::Id id = 0;
-  ObjectMap objects;
-  bool synced = false;
+  bool synced = false;  // its objects are read from the watcher at each rebuild
 };
 
 void add_all(ObjectSet& into, const ObjectMap& from) {
@@ -100,7 +99,7 @@ struct ClusterSource::Impl {
   bool started = false;
   bool stopped = false;
 
-  mutable std::mutex mutex;  // slots' objects and flags, file, routes_page, counters below
+  mutable std::mutex mutex;  // slots' flags, file, routes_page, counters below
   std::vector<Slot> slots;
   GatewayConfig file;
   std::string routes_page;   // routes_debug_json of the last applied table
@@ -137,10 +136,9 @@ struct ClusterSource::Impl {
       WatchScope scope{slots[i].ns, {}, {}, {}};
       if (slots[i].resource == kPods) scope.keep_fields = decode::kPodFieldsRead;
       slots[i].id = watcher.watch(slots[i].kind, std::move(scope),
-                                  [this, i](const ObjectMap& objects, bool synced) {
+                                  [this, i](const ObjectMap&, bool synced) {
                                     {
                                       std::lock_guard lock(mutex);
-                                      slots[i].objects = objects;
                                       slots[i].synced = synced;
                                     }
                                     net::post(io, [this] { schedule(); });
@@ -176,24 +174,32 @@ struct ClusterSource::Impl {
     }
   }
 
+  // The objects of every reflector as they are now, copied once per rebuild (not per change).
   std::optional<ClusterState> snapshot_state(GatewayConfig& file_copy) {
-    std::lock_guard lock(mutex);
-    for (const Slot& s : slots) {
-      if (!s.synced) return std::nullopt;
+    std::vector<std::pair<Resource, ClusterWatcher::Id>> sources;
+    {
+      std::lock_guard lock(mutex);
+      for (const Slot& s : slots) {
+        if (!s.synced) return std::nullopt;
+        sources.emplace_back(s.resource, s.id);
+      }
+      file_copy = file;
     }
     ClusterState state;
-    for (const Slot& s : slots) {
-      switch (s.resource) {
-        case kPools: add_all(state.pools, s.objects); break;
-        case kPoolsV1alpha2: case kPoolsV1alpha1: add_all(state.legacy_pools, s.objects); break;
-        case kPods: add_all(state.pods, s.objects); break;
-        case kRoutes: add_all(state.http_routes, s.objects); break;
-        case kGrants: add_all(state.reference_grants, s.objects); break;
-        case kModelsV1alpha2: case kModelsV1alpha1: add_all(state.inference_models, s.objects); break;
-        default: add_all(state.inference_objectives, s.objects); break;
-      }
+    for (const auto& [resource, id] : sources) {
+      ObjectSet& into = [&]() -> ObjectSet& {
+        switch (resource) {
+          case kPools: return state.pools;
+          case kPoolsV1alpha2: case kPoolsV1alpha1: return state.legacy_pools;
+          case kPods: return state.pods;
+          case kRoutes: return state.http_routes;
+          case kGrants: return state.reference_grants;
+          case kModelsV1alpha2: case kModelsV1alpha1: return state.inference_models;
+          default: return state.inference_objectives;
+        }
+      }();
+      watcher.read(id, [&](const ObjectMap& objects, bool) { add_all(into, objects); });
     }
-    file_copy = file;
     return state;
   }
 

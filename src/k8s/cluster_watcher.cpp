@@ -52,9 +52,12 @@ struct Reflector {
   std::atomic<bool> removed{false};
   std::atomic<SourceState> state{SourceState::starting};
 
-  // Only the watcher's thread touches these.
+  // Only the watcher's thread changes these, holding `objects_mutex` while it does; read() takes
+  // it from other threads.
+  mutable std::mutex objects_mutex;
   ObjectMap objects;
   bool synced = false;
+  // Only the watcher's thread touches these.
   bool listed_once = false;
   std::string resource_version;
   Decoder decoder;
@@ -154,9 +157,13 @@ struct ClusterWatcher::Impl {
                  "every {} ms", r.name, tuning.absent_recheck.count());
     r.state = SourceState::absent;
     bool changed = !r.synced || !r.objects.empty();
-    r.objects.clear();
+    ObjectMap gone;
+    {
+      std::lock_guard lock(r.objects_mutex);
+      gone.swap(r.objects);  // freed below, outside the lock
+      r.synced = true;
+    }
     r.resource_version.clear();
-    r.synced = true;
     if (changed) deliver(r);
   }
 
@@ -203,8 +210,11 @@ struct ClusterWatcher::Impl {
       if (r.listed_once) count.relists.fetch_add(1, std::memory_order_relaxed);
       r.listed_once = true;
       bool changed = !r.synced || fresh != r.objects;
-      r.objects = std::move(fresh);
-      r.synced = true;
+      {
+        std::lock_guard lock(r.objects_mutex);
+        r.objects.swap(fresh);  // the old objects are freed with `fresh`, outside the lock
+        r.synced = true;
+      }
       r.resource_version = std::move(page.resource_version);
       r.state = SourceState::synced;
       SPDLOG_LOGGER_DEBUG(&log(), "listed resource={} objects={} resourceVersion={}", r.name,
@@ -238,15 +248,26 @@ struct ClusterWatcher::Impl {
       case EventType::modified: {
         count.events.fetch_add(1, std::memory_order_relaxed);
         if (!event.resource_version.empty()) r.resource_version = event.resource_version;
-        auto [it, inserted] = r.objects.try_emplace(event.key);
-        if (!inserted && it->second == event.object_json) return false;
-        it->second = std::move(event.object_json);
+        const auto it = r.objects.find(event.key);
+        if (it != r.objects.end() && it->second == event.object_json) return false;
+        std::lock_guard lock(r.objects_mutex);
+        if (it == r.objects.end()) {
+          r.objects.emplace(std::move(event.key), std::move(event.object_json));
+        } else {
+          it->second.swap(event.object_json);  // the old JSON is freed with the event
+        }
         return true;
       }
       case EventType::deleted:
         count.events.fetch_add(1, std::memory_order_relaxed);
         if (!event.resource_version.empty()) r.resource_version = event.resource_version;
-        return r.objects.erase(event.key) > 0;
+        {
+          const auto it = r.objects.find(event.key);
+          if (it == r.objects.end()) return false;
+          std::lock_guard lock(r.objects_mutex);
+          r.objects.erase(it);
+        }
+        return true;
       case EventType::bookmark:
         count.bookmarks.fetch_add(1, std::memory_order_relaxed);
         if (!event.resource_version.empty()) r.resource_version = event.resource_version;
@@ -469,6 +490,19 @@ void ClusterWatcher::stop() {
   impl_->work.reset();
   impl_->io.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+void ClusterWatcher::read(Id id,
+                          const std::function<void(const ObjectMap&, bool)>& reader) const {
+  std::shared_ptr<Reflector> r;
+  {
+    std::lock_guard lock(impl_->mutex);
+    auto it = impl_->reflectors.find(id);
+    if (it == impl_->reflectors.end()) return;
+    r = it->second;
+  }
+  std::lock_guard lock(r->objects_mutex);
+  reader(r->objects, r->synced);
 }
 
 SourceState ClusterWatcher::state(Id id) const {

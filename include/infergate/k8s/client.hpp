@@ -94,7 +94,9 @@ using ObjectMap = std::map<std::string, std::string>;
 // Called on the watcher's thread with the whole current object set after each change (changes that
 // arrive together are coalesced into one call). `synced` is false until the first full list has
 // completed; a resource whose CRD is absent (404) counts as synced and empty. Keep it short: the
-// watcher's event loop waits for it. The map is only valid during the call.
+// watcher's event loop waits for it. The map is only valid during the call: a consumer that
+// rebuilds something later (debounced) should note the change and read() then, rather than copy
+// every object on every change.
 using ChangeCallback = std::function<void(const ObjectMap& objects, bool synced)>;
 
 // Where a reflector stands, for logs and /debug pages.
@@ -167,6 +169,11 @@ class ClusterWatcher {
 
   // Stops every reflector and joins the thread. Idempotent; any thread but the watcher's.
   void stop();
+
+  // Calls `reader` with one reflector's current objects and whether it is synced, while no event
+  // changes them; nothing for ids unknown or unwatched. Any thread, also from inside a callback.
+  // Keep it short: that reflector's events wait for it.
+  void read(Id id, const std::function<void(const ObjectMap& objects, bool synced)>& reader) const;
 
   SourceState state(Id id) const;  // `starting` for ids unknown or unwatched
   WatchCounters counters() const;

@@ -266,6 +266,37 @@ TEST_CASE("kept fields: a change to any other field calls nobody back") {
   watcher.stop();
 }
 
+TEST_CASE("read() hands over the current objects from any thread; unknown ids read nothing") {
+  ScriptedServer server;
+  ClusterWatcher watcher(access_to(server), fast());
+  Recorder recorder;
+  const auto id = watcher.watch(kPods, {}, recorder.callback());
+  const auto keys_read = [&] {
+    std::set<std::string> keys;
+    bool synced = false;
+    watcher.read(id, [&](const ObjectMap& objects, bool s) {
+      for (const auto& [key, json] : objects) keys.insert(key);
+      synced = s;
+    });
+    return std::make_pair(keys, synced);
+  };
+  CHECK(keys_read() == std::make_pair(std::set<std::string>{}, false));  // not listed yet
+  watcher.start();
+  REQUIRE(recorder.wait([](auto& keys, bool synced) { return synced && keys.size() == 2; }));
+  CHECK(keys_read() == std::make_pair(std::set<std::string>{"ns/a", "ns/b"}, true));
+  REQUIRE(server.wait_watches(1));
+  server.push(R"({"type":"DELETED","object":)" + pod_json("a", 30) + "}");
+  REQUIRE(recorder.wait([](auto& keys, bool) { return keys == std::set<std::string>{"ns/b"}; }));
+  CHECK(keys_read().first == std::set<std::string>{"ns/b"});
+  bool called = false;
+  watcher.read(id + 100, [&](const ObjectMap&, bool) { called = true; });
+  CHECK_FALSE(called);
+  watcher.unwatch(id);
+  watcher.read(id, [&](const ObjectMap&, bool) { called = true; });
+  CHECK_FALSE(called);
+  watcher.stop();
+}
+
 TEST_CASE("a resource that is absent (404) is synced and empty") {
   ScriptedServer server;
   server.set_absent(true);

@@ -32,7 +32,7 @@ TEST_CASE("collection paths") {
 
 TEST_CASE("list and watch targets carry paging, selectors and the resourceVersion") {
   ResourceKind pods{"", "v1", "pods"};
-  WatchScope scope{"ns", "app in (a,b),tier=gpu", "status.phase=Running"};
+  WatchScope scope{"ns", "app in (a,b),tier=gpu", "status.phase=Running", {}};
   CHECK(list_target(pods, scope, 500, "") ==
         "/api/v1/namespaces/ns/pods?limit=500&labelSelector=app%20in%20%28a%2Cb%29%2Ctier%3Dgpu"
         "&fieldSelector=status.phase%3DRunning");
