@@ -5,6 +5,8 @@
 // table, the rendered page).
 #include "infergate/k8s/cluster_source.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <ctime>
 #include <mutex>
@@ -104,12 +106,14 @@ struct ClusterSource::Impl {
   GatewayConfig file;
   std::string routes_page;   // routes_debug_json of the last applied table
   std::uint64_t rebuilds = 0, applies = 0, problems_logged = 0, problems_now = 0;
+  double rebuild_seconds = 0;  // spent in rebuild(), summed
   bool applied_once = false;
 
   // Source thread only.
   net::steady_timer debounce{io};
   net::steady_timer resync{io};
   bool rebuild_pending = false;
+  std::chrono::steady_clock::time_point next_rebuild_at{};  // no rebuild before (kRebuildPause)
   ClusterState last_good;                              // well-formed versions (keep_last_good)
   std::string applied_key;                             // the applied table, rendered without problems
   std::set<std::pair<std::string, std::string>> seen;  // problems already logged
@@ -146,11 +150,16 @@ struct ClusterSource::Impl {
     }
   }
 
-  // Debounced: changes closer than k.debounce are applied by one rebuild.
+  // Debounced: changes closer than k.debounce are applied by one rebuild. A rebuild decodes every
+  // watched object (every pod of the namespaces), so on a large cluster it is also spaced after
+  // the previous one by kRebuildPause times what that one took: under constant churn rebuilds
+  // use at most about a tenth of this thread, and a change waits at most that much longer.
+  static constexpr int kRebuildPause = 9;
   void schedule() {
     if (rebuild_pending) return;
     rebuild_pending = true;
-    debounce.expires_after(k.debounce);
+    const auto spaced = next_rebuild_at - std::chrono::steady_clock::now();
+    debounce.expires_after(std::max<std::chrono::steady_clock::duration>(k.debounce, spaced));
     debounce.async_wait([this](boost::system::error_code ec) {
       rebuild_pending = false;
       if (!ec) rebuild();
@@ -204,16 +213,26 @@ struct ClusterSource::Impl {
   }
 
   void rebuild() {
+    const auto started = std::chrono::steady_clock::now();
     GatewayConfig file_copy;
     auto state = snapshot_state(file_copy);
     if (!state) return;  // not every resource listed yet: the last good table stays
-    std::vector<Problem> kept = keep_last_good(*state, last_good, options);
-    ClusterRoutes routes = translate(*state, options);
+    build(*state, file_copy);
+    const auto ended = std::chrono::steady_clock::now();
+    next_rebuild_at = ended + (ended - started) * kRebuildPause;
+    std::lock_guard lock(mutex);
+    rebuild_seconds += std::chrono::duration<double>(ended - started).count();
+  }
+
+  // The table from the cluster's objects merged with the file's; applied when it changed.
+  void build(ClusterState& state, const GatewayConfig& file_copy) {
+    std::vector<Problem> kept = keep_last_good(state, last_good, options);
+    ClusterRoutes routes = translate(state, options);
     if (k.probe_models) {
       remember_probe_targets(routes);
       bool any = false;
       for (const auto& [pool, endpoints] : probe_targets) {
-        auto& reported = state->reported[pool];
+        auto& reported = state.reported[pool];
         for (const HostPort& e : endpoints) {
           const auto it = reports.find(e.str());
           if (it == reports.end()) continue;
@@ -221,13 +240,13 @@ struct ClusterSource::Impl {
           any = true;
         }
       }
-      if (any) routes = translate(*state, options);
+      if (any) routes = translate(state, options);
     }
     std::vector<Problem> problems = std::move(kept);
     problems.insert(problems.end(), routes.problems.begin(), routes.problems.end());
     GatewayConfig table = merge_routes(file_copy, routes, problems);
     log_problems(problems);
-    write_statuses(*state, routes.routed_pools, problems);
+    write_statuses(state, routes.routed_pools, problems);
     std::string key = routes_debug_json(table, file_copy, {});
     std::string page = routes_debug_json(table, file_copy, problems);
     const bool changed = key != applied_key;
@@ -407,6 +426,7 @@ ClusterStats ClusterSource::stats() const {
   out.watch = m.watcher.counters();
   std::lock_guard lock(m.mutex);
   out.rebuilds = m.rebuilds;
+  out.rebuild_seconds = m.rebuild_seconds;
   out.applies = m.applies;
   out.skipped_objects = m.problems_now;
   out.applied = m.applied_once;

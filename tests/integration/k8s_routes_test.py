@@ -303,6 +303,7 @@ class RoutesFollowTheCluster(unittest.TestCase):
         self.assertEqual(m["infergate_k8s_skipped_objects"], len({x["object"] for x in page["problems"]}))
         self.assertEqual(m["infergate_k8s_synced"], 1)
         self.assertGreater(m["infergate_k8s_watch_events_total"], 0)
+        self.assertGreater(m["infergate_k8s_table_build_seconds_total"], 0)
 
 
 class Churn(unittest.TestCase):

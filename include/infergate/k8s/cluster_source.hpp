@@ -18,6 +18,7 @@ namespace infergate::k8s {
 struct ClusterStats {
   WatchCounters watch;               // over every reflector
   std::uint64_t rebuilds = 0;        // tables built from the objects (debounced changes)
+  double rebuild_seconds = 0;        // time those builds took, summed
   std::uint64_t applies = 0;         // of those, tables that differed and were applied
   std::uint64_t skipped_objects = 0; // objects skipped as malformed in the last build
   bool synced = false;               // every resource listed once
