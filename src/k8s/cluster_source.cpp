@@ -73,6 +73,14 @@ void add_all(ObjectSet& into, const ObjectMap& from) {
   for (const auto& [key, json] : from) into.emplace(key, json);  // the first copy of a key wins
 }
 
+// The objects of one namespace: the keys "ns/..." are one run of the sorted map.
+void add_namespace(ObjectSet& into, const ObjectMap& from, const std::string& ns) {
+  const std::string prefix = ns + "/";
+  for (auto it = from.lower_bound(prefix); it != from.end() && it->first.starts_with(prefix); ++it) {
+    into.emplace(it->first, it->second);
+  }
+}
+
 }  // namespace
 
 struct ClusterSource::Impl {
@@ -184,6 +192,9 @@ struct ClusterSource::Impl {
   }
 
   // The objects of every reflector as they are now, copied once per rebuild (not per change).
+  // Pods only from namespaces that hold an InferencePool (a pool selects pods of its own
+  // namespace): on a large cluster most pods are other workloads, and are neither copied nor
+  // decoded. Pools are read first (their slots come first), and keys are "namespace/name".
   std::optional<ClusterState> snapshot_state(GatewayConfig& file_copy) {
     std::vector<std::pair<Resource, ClusterWatcher::Id>> sources;
     {
@@ -194,13 +205,22 @@ struct ClusterSource::Impl {
       }
       file_copy = file;
     }
+    std::sort(sources.begin(), sources.end(), [](const auto& a, const auto& b) {
+      return (a.first == kPods) < (b.first == kPods);  // stable for the rest: first copy wins
+    });
     ClusterState state;
+    std::set<std::string, std::less<>> pool_namespaces;
     for (const auto& [resource, id] : sources) {
+      if (resource == kPods) {
+        watcher.read(id, [&](const ObjectMap& pods, bool) {
+          for (const std::string& ns : pool_namespaces) add_namespace(state.pods, pods, ns);
+        });
+        continue;
+      }
       ObjectSet& into = [&]() -> ObjectSet& {
         switch (resource) {
           case kPools: return state.pools;
           case kPoolsV1alpha2: case kPoolsV1alpha1: return state.legacy_pools;
-          case kPods: return state.pods;
           case kRoutes: return state.http_routes;
           case kGrants: return state.reference_grants;
           case kModelsV1alpha2: case kModelsV1alpha1: return state.inference_models;
@@ -208,6 +228,9 @@ struct ClusterSource::Impl {
         }
       }();
       watcher.read(id, [&](const ObjectMap& objects, bool) { add_all(into, objects); });
+      if (resource == kPools || resource == kPoolsV1alpha2 || resource == kPoolsV1alpha1) {
+        for (const auto& [key, json] : into) pool_namespaces.insert(key.substr(0, key.find('/')));
+      }
     }
     return state;
   }
