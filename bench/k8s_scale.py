@@ -24,7 +24,7 @@ Measured, per N:
                 infergate_k8s_watch_events_total shows every churn event (the CPU of that tail is in
                 `cpu ms/1k upd`, CPU per 1000 updates from churn start to caught-up)
   flip ms       during churn (at half time), one pool pod is made not Ready: milliseconds until
-                /debug/routes shows the pool with one endpoint less
+                /debug/routes shows the pool with one endpoint less (`-`: not within 30 s)
   top thr %     the busiest gateway thread's CPU over the churn window, % of one core (near 100 %:
                 that thread, e.g. the Kubernetes watcher's, is saturated and the gateway falls behind)
   rss after     VmRSS after churn (MB)
@@ -36,6 +36,7 @@ Measured, per N:
 Usage (from the repository root):
   python3 bench/k8s_scale.py --gateway build/src/app/infergate --pods 5000,20000 [--seconds 20]
       [--rate 100] [--sim build/src/sim/infergate-sim] [--workdir /tmp/k8s-scale]
+--perf records a flat profile of the gateway during churn (perf report -i WORKDIR/perf-N.data).
 Old vs new: run it once per binary; the preload file is cached in --workdir (per N), so the cluster
 is the same. Every wait is bounded; only processes this script started are stopped, by PID.
 """
@@ -311,7 +312,9 @@ class Churn:
         self.flip_ms = None
         self.flip_started = False
 
-    def run(self):
+    def run(self, at_window_end):
+        """Returns the window's wall time; calls at_window_end() as soon as the last batch is sent
+        (before waiting for the flip to show, so the CPU window is the churn window)."""
         total = int(self.rate * self.seconds)
         interval = self.batch / self.rate
         start = time.monotonic()
@@ -333,6 +336,7 @@ class Churn:
                 flipper = threading.Thread(target=self._flip, daemon=True)
                 flipper.start()
         self.wall = time.monotonic() - start
+        at_window_end()
         if flipper:
             flipper.join(timeout=35)
         return self.wall
@@ -391,8 +395,17 @@ def run_one(a, pods, workdir, sims, sim_port):
         gw0, api0, threads0 = cpu_seconds(gw.pid), cpu_seconds(api.pid), thread_cpu_seconds(gw.pid)
         churn = Churn(control, admin, pods, a.rate, a.seconds, a.batches_per_second, sim_port,
                       a.pool_pods, a.seed)
-        wall = churn.run()
-        gw1, api1, threads1 = cpu_seconds(gw.pid), cpu_seconds(api.pid), thread_cpu_seconds(gw.pid)
+        perf = None
+        if a.perf:  # a flat profile of the churn window (it costs CPU too: not for the table)
+            perf = subprocess.Popen(["perf", "record", "-F", "499", "-p", str(gw.pid), "-o",
+                                     os.path.join(workdir, f"perf-{pods}.data"), "--", "sleep", str(a.seconds)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        end = {}
+        wall = churn.run(lambda: end.update(gw=cpu_seconds(gw.pid), api=cpu_seconds(api.pid),
+                                            threads=thread_cpu_seconds(gw.pid)))
+        gw1, api1, threads1 = end["gw"], end["api"], end["threads"]
+        if perf:
+            perf.wait(timeout=a.seconds + 60)
         row["top_thread"] = max((v - threads0.get(t, 0.0) for t, v in threads1.items()), default=0) / wall * 100
         row["rate_asked"], row["rate_done"] = a.rate, churn.applied / wall
         row["gw_cpu"], row["api_cpu"] = (gw1 - gw0) / wall * 100, (api1 - api0) / wall * 100
@@ -473,6 +486,8 @@ def main():
     p.add_argument("--preload-timeout", type=float, default=900.0)
     p.add_argument("--ready-timeout", type=float, default=600.0)
     p.add_argument("--catchup-timeout", type=float, default=60.0)
+    p.add_argument("--perf", action="store_true",
+                   help="perf record the gateway during churn into WORKDIR/perf-N.data (perturbs the figures)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), f"k8s-scale-{os.getuid()}"),
                    help="cached preload files, logs, kubeconfig")
