@@ -30,6 +30,9 @@ Measured, per N:
   rss after     VmRSS after churn (MB)
   api cpu %     the Python API server's own CPU over the churn window (same clock): near 100 % means
                 it, not the gateway, limits the achieved churn rate
+  relists       infergate_k8s_relists_total during churn (a watcher too slow for the API server's
+                --history gets 410 and lists everything again)
+  builds        infergate_k8s_table_builds_total during churn (routing table rebuilds)
   route         after churn: 16 chat requests for bench-model through the gateway all 200, spread
                 over the pool's pods
 
