@@ -2,10 +2,12 @@
 // (yaml-cpp), and client-go's order between them. Also the small ResourceKind helpers.
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include <yaml-cpp/yaml.h>
 
@@ -55,17 +57,42 @@ std::string host_for_url(const std::string& host) {
   return host.find(':') != std::string::npos ? "[" + host + "]" : host;  // IPv6 literal
 }
 
-// The entry named `name` in a kubeconfig list (clusters, users, contexts), its inner map.
-YAML::Node named_entry(const YAML::Node& root, const char* list, const char* inner,
-                       const std::string& name, const std::string& where) {
-  const YAML::Node entries = root[list];
-  if (entries && entries.IsSequence()) {
+// One kubeconfig file of a list, parsed; relative paths in it are relative to `base`.
+struct KubeconfigFile {
+  std::string path;
+  fs::path base;
+  YAML::Node root;
+};
+
+KubeconfigFile load_kubeconfig(const std::string& path) {
+  const std::string text = read_text(path, "kubeconfig");
+  KubeconfigFile file{path, fs::absolute(fs::path(path)).parent_path(), {}};
+  try {
+    file.root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw AccessError("kubeconfig " + path + ": not YAML: " + e.what());
+  }
+  if (!file.root.IsMap()) throw AccessError("kubeconfig " + path + ": not a YAML map");
+  return file;
+}
+
+// The entry named `name` in a kubeconfig list (clusters, users, contexts): its inner map and the
+// file it came from. As kubectl merges a KUBECONFIG list, the first file that defines a name wins.
+struct Entry {
+  YAML::Node body;
+  const KubeconfigFile* file;
+};
+Entry named_entry(const std::vector<KubeconfigFile>& files, const char* list, const char* inner,
+                  const std::string& name, const std::string& where) {
+  for (const KubeconfigFile& file : files) {
+    const YAML::Node entries = file.root[list];
+    if (!entries || !entries.IsSequence()) continue;
     for (const auto& entry : entries) {
       if (entry["name"] && entry["name"].as<std::string>() == name) {
         YAML::Node body = entry[inner];
-        if (!body || !body.IsMap()) throw AccessError(where + ": " + list + "[" + name + "]." +
-                                                      inner + " is missing or not a map");
-        return body;
+        if (!body || !body.IsMap()) throw AccessError("kubeconfig " + file.path + ": " + list + "[" +
+                                                      name + "]." + inner + " is missing or not a map");
+        return {body, &file};
       }
     }
   }
@@ -112,23 +139,33 @@ ClusterAccess in_cluster_access(const std::string& sa_dir) {
 }
 
 ClusterAccess kubeconfig_access(const std::string& path, const std::string& context_name) {
-  const std::string text = read_text(path, "kubeconfig");
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    throw AccessError("kubeconfig " + path + ": not YAML: " + e.what());
+  return kubeconfig_access(std::vector<std::string>{path}, context_name);
+}
+
+ClusterAccess kubeconfig_access(const std::vector<std::string>& paths,
+                                const std::string& context_name) {
+  std::vector<KubeconfigFile> files;
+  std::string where = "kubeconfig ";
+  for (const std::string& path : paths) where += (&path == &paths.front() ? "" : ":") + path;
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    // In a list, a file that does not exist is skipped (kubectl's rule); a single one must.
+    if (paths.size() > 1 && !fs::exists(path, ec)) continue;
+    files.push_back(load_kubeconfig(path));
   }
-  if (!root.IsMap()) throw AccessError("kubeconfig " + path + ": not a YAML map");
-  const fs::path base = fs::absolute(fs::path(path)).parent_path();
+  if (files.empty()) throw AccessError(where + ": none of these files exists");
   try {
-    std::string name = context_name.empty() ? scalar(root, "current-context") : context_name;
-    if (name.empty()) throw AccessError("kubeconfig " + path + ": no current-context");
-    const std::string where = "kubeconfig " + path;
-    YAML::Node context = named_entry(root, "contexts", "context", name, where);
+    std::string name = context_name;
+    for (const KubeconfigFile& file : files) {
+      if (name.empty()) name = scalar(file.root, "current-context");  // the first one set wins
+    }
+    if (name.empty()) throw AccessError(where + ": no current-context");
+    const YAML::Node context = named_entry(files, "contexts", "context", name, where).body;
     std::string cluster_name = scalar(context, "cluster"), user_name = scalar(context, "user");
     if (cluster_name.empty()) throw AccessError(where + ": context '" + name + "' has no cluster");
-    YAML::Node cluster = named_entry(root, "clusters", "cluster", cluster_name, where);
+    const Entry cluster_entry = named_entry(files, "clusters", "cluster", cluster_name, where);
+    const YAML::Node& cluster = cluster_entry.body;
+    const fs::path& cluster_base = cluster_entry.file->base;
 
     ClusterAccess access;
     access.server = scalar(cluster, "server");
@@ -138,13 +175,15 @@ ClusterAccess kubeconfig_access(const std::string& path, const std::string& cont
     if (std::string data = scalar(cluster, "certificate-authority-data"); !data.empty())
       access.ca_pem = base64_decode(data, where + ": certificate-authority-data");
     else
-      access.ca_file = resolve(base, scalar(cluster, "certificate-authority"));
+      access.ca_file = resolve(cluster_base, scalar(cluster, "certificate-authority"));
     access.insecure_skip_tls_verify = scalar(cluster, "insecure-skip-tls-verify") == "true";
     access.tls_server_name = scalar(cluster, "tls-server-name");
     if (std::string ns = scalar(context, "namespace"); !ns.empty()) access.default_namespace = ns;
 
     if (!user_name.empty()) {
-      YAML::Node user = named_entry(root, "users", "user", user_name, where);
+      const Entry user_entry = named_entry(files, "users", "user", user_name, where);
+      const YAML::Node& user = user_entry.body;
+      const fs::path& base = user_entry.file->base;
       if (user["exec"] || user["auth-provider"])
         throw AccessError(where + ": user '" + user_name +
                           "' uses an exec/auth-provider plugin, which infergate does not run; "
@@ -167,15 +206,26 @@ ClusterAccess kubeconfig_access(const std::string& path, const std::string& cont
     }
     return access;
   } catch (const YAML::Exception& e) {
-    throw AccessError("kubeconfig " + path + ": " + e.what());
+    throw AccessError(where + ": " + e.what());
   }
+}
+
+std::vector<std::string> kubeconfig_env_list() {
+  std::vector<std::string> paths;
+  const std::string list = env("KUBECONFIG");
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    const std::size_t colon = std::min(list.find(':', start), list.size());
+    if (colon > start) paths.push_back(list.substr(start, colon - start));
+    start = colon + 1;
+  }
+  return paths;
 }
 
 ClusterAccess default_access(const std::string& kubeconfig_path) {
   if (!kubeconfig_path.empty()) return kubeconfig_access(kubeconfig_path);
-  if (std::string list = env("KUBECONFIG"); !list.empty()) {
-    std::string first = list.substr(0, list.find(':'));
-    if (!first.empty()) return kubeconfig_access(first);
+  if (const std::vector<std::string> list = kubeconfig_env_list(); !list.empty()) {
+    return kubeconfig_access(list);
   }
   if (!env("KUBERNETES_SERVICE_HOST").empty()) return in_cluster_access();
   if (std::string home = env("HOME"); !home.empty()) {

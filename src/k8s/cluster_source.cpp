@@ -486,14 +486,12 @@ std::string ClusterSource::debug_json() const {
 ClusterAccess access_for(const KubernetesConfig& config) {
   if (!config.kubeconfig.empty()) return kubeconfig_access(config.kubeconfig, config.context);
   if (!config.context.empty()) {
-    // A context names an entry of a kubeconfig: the one client-go would read.
-    std::string path;
-    if (const char* env = std::getenv("KUBECONFIG"); env && *env) {
-      path = std::string(env).substr(0, std::string(env).find(':'));
-    } else if (const char* home = std::getenv("HOME")) {
-      path = std::string(home) + "/.kube/config";
+    // A context names an entry of the kubeconfig files client-go would read.
+    if (std::vector<std::string> list = kubeconfig_env_list(); !list.empty()) {
+      return kubeconfig_access(list, config.context);
     }
-    return kubeconfig_access(path, config.context);
+    const char* home = std::getenv("HOME");
+    return kubeconfig_access(std::string(home ? home : "") + "/.kube/config", config.context);
   }
   return default_access();
 }

@@ -55,7 +55,16 @@ ClusterAccess in_cluster_access(const std::string& sa_dir = {});
 // (unreadable, not YAML, unknown context, exec/auth-provider plugins, which are not supported).
 ClusterAccess kubeconfig_access(const std::string& path, const std::string& context = {});
 
-// client-go's order: `kubeconfig_path` if given, else the first file of $KUBECONFIG, else
+// The same over a list of files merged as kubectl merges $KUBECONFIG: files that do not exist are
+// skipped, the first current-context set wins, and so does the first definition of each cluster,
+// user and context name (its relative paths relative to its own file).
+ClusterAccess kubeconfig_access(const std::vector<std::string>& paths,
+                                const std::string& context = {});
+
+// $KUBECONFIG split at ':' (empty entries dropped); empty when it is not set.
+std::vector<std::string> kubeconfig_env_list();
+
+// client-go's order: `kubeconfig_path` if given, else the files of $KUBECONFIG (merged), else
 // in-cluster when $KUBERNETES_SERVICE_HOST is set, else ~/.kube/config. Throws AccessError.
 ClusterAccess default_access(const std::string& kubeconfig_path = {});
 

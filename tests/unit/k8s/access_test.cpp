@@ -7,6 +7,7 @@
 #include <fstream>
 #include <string>
 #include <unistd.h>
+#include <vector>
 
 #include "infergate/k8s/client.hpp"
 
@@ -153,4 +154,43 @@ TEST_CASE("default access: explicit path, then KUBECONFIG's first file") {
   setenv("KUBECONFIG", (path + ":/nonexistent").c_str(), 1);
   CHECK(default_access().server == "https://127.0.0.1:6443");
   unsetenv("KUBECONFIG");
+}
+
+TEST_CASE("a KUBECONFIG list is merged as kubectl does") {
+  TempDir dir;
+  // The first file only picks the context; the second defines it, its cluster and user, with a
+  // tokenFile relative to the second file's directory; a third redefines them all, too late.
+  const auto first = dir.write("a/config", "apiVersion: v1\nkind: Config\ncurrent-context: kind\n");
+  dir.write("b/token", "kind-token\n");
+  const auto second = dir.write(
+      "b/config",
+      "apiVersion: v1\nkind: Config\ncurrent-context: other\n"
+      "clusters:\n- name: kind\n  cluster:\n    server: https://127.0.0.1:35000\n"
+      "users:\n- name: kind\n  user:\n    tokenFile: token\n"
+      "contexts:\n- name: kind\n  context:\n    cluster: kind\n    user: kind\n    namespace: models\n");
+  const auto third = dir.write("c/config", kubeconfig("    token: late\n",
+                                                      "- name: kind\n  cluster:\n    server: https://10.9.9.9\n",
+                                                      "kind"));
+  const std::vector<std::string> list = {first, (dir.path / "missing").string(), second, third};
+  ClusterAccess access = kubeconfig_access(list);
+  CHECK(access.server == "https://127.0.0.1:35000");
+  CHECK(access.token_file == (dir.path / "b/token").string());
+  CHECK(access.default_namespace == "models");
+  // An explicit context may come from any file; the first definition of a name still wins.
+  ClusterAccess prod = kubeconfig_access(list, "prod");
+  CHECK(prod.server == "https://10.0.0.1:6443");
+  CHECK(prod.token == "prod-token");
+
+  setenv("KUBECONFIG", (":" + first + "::" + second).c_str(), 1);
+  CHECK(kubeconfig_env_list() == std::vector<std::string>{first, second});
+  CHECK(default_access().server == "https://127.0.0.1:35000");
+  setenv("KUBECONFIG", ((dir.path / "x").string() + ":" + (dir.path / "y").string()).c_str(), 1);
+  try {
+    default_access();
+    FAIL("no AccessError without any file");
+  } catch (const AccessError& e) {
+    CHECK(std::string(e.what()).find("none of these files exists") != std::string::npos);
+  }
+  unsetenv("KUBECONFIG");
+  CHECK(kubeconfig_env_list().empty());
 }
