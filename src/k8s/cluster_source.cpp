@@ -24,8 +24,8 @@
 
 #include "infergate/k8s/translate.hpp"
 #include "k8s/log.hpp"
-#include "k8s/translate_decode.hpp"
 #include "k8s/models_probe.hpp"
+#include "k8s/translate_decode.hpp"
 
 namespace infergate::k8s {
 namespace {
@@ -159,9 +159,9 @@ struct ClusterSource::Impl {
   }
 
   // Debounced: changes closer than k.debounce are applied by one rebuild. A rebuild decodes every
-  // watched object (every pod of the namespaces), so on a large cluster it is also spaced after
-  // the previous one by kRebuildPause times what that one took: under constant churn rebuilds
-  // use at most about a tenth of this thread, and a change waits at most that much longer.
+  // object it reads (every pod of the pools' namespaces), so on a large cluster it is also spaced
+  // after the previous one by kRebuildPause times what that one took: under constant churn
+  // rebuilds use at most about a tenth of this thread, and a change waits at most that much longer.
   static constexpr int kRebuildPause = 9;
   void schedule() {
     if (rebuild_pending) return;
@@ -194,7 +194,7 @@ struct ClusterSource::Impl {
   // The objects of every reflector as they are now, copied once per rebuild (not per change).
   // Pods only from namespaces that hold an InferencePool (a pool selects pods of its own
   // namespace): on a large cluster most pods are other workloads, and are neither copied nor
-  // decoded. Pools are read first (their slots come first), and keys are "namespace/name".
+  // decoded. Pods are read last, once every pool's namespace is known; keys are "namespace/name".
   std::optional<ClusterState> snapshot_state(GatewayConfig& file_copy) {
     std::vector<std::pair<Resource, ClusterWatcher::Id>> sources;
     {
@@ -205,9 +205,8 @@ struct ClusterSource::Impl {
       }
       file_copy = file;
     }
-    std::sort(sources.begin(), sources.end(), [](const auto& a, const auto& b) {
-      return (a.first == kPods) < (b.first == kPods);  // stable for the rest: first copy wins
-    });
+    std::stable_partition(sources.begin(), sources.end(),  // the rest in order: first copy wins
+                          [](const auto& source) { return source.first != kPods; });
     ClusterState state;
     std::set<std::string, std::less<>> pool_namespaces;
     for (const auto& [resource, id] : sources) {
