@@ -12,6 +12,7 @@ enum class ErrorKind : std::uint8_t {
   missing_model,       // 400 no top-level "model"
   model_not_string,    // 400 "model" is not a string
   duplicate_model,     // 400 top-level "model" appears twice
+  invalid_form,        // 400 multipart/form-data body whose parts cannot be read
   model_not_found,     // 404 no route for that model
   route_not_found,     // 404 path the gateway does not serve
   method_not_allowed,  // 405

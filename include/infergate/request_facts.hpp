@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,9 @@ struct RequestFacts {
     std::string_view text;
   };
   std::vector<PromptPart> prompt;
+  // multipart/form-data (the audio endpoints): the model token is the "model" field's bytes,
+  // without quotes or escapes, and the body has no prompt to hash.
+  bool form = false;
 };
 
 // Reads the top-level "model" (and "stream") of a JSON object body.
@@ -38,8 +42,17 @@ struct RequestFacts {
 boost::system::result<RequestFacts, ErrorKind> extract_request_facts(std::string_view body,
                                                                      std::size_t capacity = 0);
 
-// The body with only the model string token replaced by `served_model` (JSON-escaped);
-// every other byte is unchanged.
+// The boundary of a `multipart/form-data` Content-Type: nullopt for any other type, empty when
+// the parameter is missing or not 1 to 70 characters.
+std::optional<std::string_view> form_boundary(std::string_view content_type);
+
+// The "model" (and "stream") fields of a multipart/form-data body (RFC 7578) with that
+// boundary. Refusals: invalid_form, missing_model, duplicate_model.
+boost::system::result<RequestFacts, ErrorKind> extract_form_facts(std::string_view body,
+                                                                  std::string_view boundary);
+
+// The body with only the model token replaced by `served_model` (JSON-escaped, or as is in a
+// form); every other byte is unchanged.
 std::string rewrite_model(std::string_view body, const RequestFacts& facts,
                           std::string_view served_model);
 

@@ -288,7 +288,14 @@ net::awaitable<bool> Session::dispatch() {
 std::optional<ErrorKind> Session::decide() {
   // A plain function, not a coroutine: the facts and the decision live in members, not in a
   // coroutine frame (GCC 12 mishandles some frame-resident temporaries), and reuse their storage.
-  auto facts = extract_request_facts(body_, body_.capacity());
+  std::optional<std::string_view> boundary;
+  for (std::size_t i = 0; i < request_fields_.size() && !boundary; ++i) {
+    if (request_fields_.id(i) == http::field::content_type) {
+      boundary = form_boundary(request_fields_.value(i));
+    }
+  }
+  auto facts = boundary ? extract_form_facts(body_, *boundary)  // the audio endpoints' forms
+                        : extract_request_facts(body_, body_.capacity());
   if (!facts) return facts.error();
   facts_ = std::move(*facts);
   read_routing_headers();

@@ -19,7 +19,7 @@ constexpr std::string_view kTimeout = "timeout";
 
 // Indexed by ErrorKind; the static_assert below keeps it in step with the enum.
 // code and reason are the same word on purpose: one name to grep in logs, headers and bodies.
-constexpr std::array<Row, 18> kTable{{
+constexpr std::array<Row, 19> kTable{{
     {{400, kInvalidRequest, "invalid_json", "invalid_json", false},
      "The request body is not a valid JSON object."},
     {{400, kInvalidRequest, "missing_model", "missing_model", false},
@@ -28,6 +28,8 @@ constexpr std::array<Row, 18> kTable{{
      "The top-level \"model\" field must be a string."},
     {{400, kInvalidRequest, "duplicate_model", "duplicate_model", false},
      "The top-level \"model\" field appears more than once."},
+    {{400, kInvalidRequest, "invalid_form", "invalid_form", false},
+     "The multipart/form-data body is malformed (its boundary or parts cannot be read)."},
     {{404, kInvalidRequest, "model_not_found", "model_not_found", false},
      "The model does not exist. GET /v1/models lists the models this gateway serves."},
     {{404, kInvalidRequest, "route_not_found", "route_not_found", false},

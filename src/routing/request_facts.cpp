@@ -424,9 +424,13 @@ std::string rewrite_model(std::string_view body, const RequestFacts& facts,
   std::string out;
   out.reserve(body.size() - facts.model_length + served_model.size() + 16);
   out.append(body.data(), facts.model_offset);
-  out += '"';
-  append_json_escaped(out, served_model);
-  out += '"';
+  if (facts.form) {
+    out += served_model;  // a form field's bytes: from the config, so no delimiter inside
+  } else {
+    out += '"';
+    append_json_escaped(out, served_model);
+    out += '"';
+  }
   const std::size_t tail = facts.model_offset + facts.model_length;
   out.append(body.data() + tail, body.size() - tail);
   return out;

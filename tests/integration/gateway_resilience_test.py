@@ -169,6 +169,65 @@ class GatewayResilienceTest(unittest.TestCase):
 
     # --- what is forwarded -----------------------------------------------------------------
 
+    def test_audio_form_is_routed_by_its_model_field_and_rewritten_in_place(self):
+        seen = []
+
+        class Upstream(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                seen.append((self.path, self.headers["Content-Type"],
+                             self.rfile.read(int(self.headers["Content-Length"]))))
+                reply = b'{"text":"hello"}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        audio = f"127.0.0.1:{server.server_address[1]}"
+        gw = harness.start_gateway(f"""
+workers: 1
+pools:
+  - {{name: audio, endpoints: [{audio}]}}
+models:
+  - name: whisper
+    targets: [{{pool: audio, model: openai/whisper-large-v3}}]
+""")
+        self.addCleanup(gw.close)
+        boundary = "----openai-form-7d2a"
+        wav = b"RIFF\x00\x01\r\n--" + boundary.encode() + b"-not-quite\r\n\xff" * 50
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n"
+                f"Content-Type: audio/wav\r\n\r\n").encode() + wav + \
+               (f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper"
+                f"\r\n--{boundary}--\r\n").encode()
+        content_type = f"multipart/form-data; boundary={boundary}"
+        status, _, raw = harness.request(gw.port(), "POST", "/v1/audio/transcriptions", body,
+                                         headers={"Content-Type": content_type})
+        self.assertEqual(status, 200, raw)
+        self.assertEqual(raw, b'{"text":"hello"}')
+        path, sent_type, sent = seen[-1]
+        self.assertEqual((path, sent_type), ("/v1/audio/transcriptions", content_type))
+        # Only the model field's bytes changed; the file part went through byte for byte.
+        self.assertEqual(sent, body.replace(b"\r\n\r\nwhisper\r\n", b"\r\n\r\nopenai/whisper-large-v3\r\n"))
+
+        # A form without a model, or one that is not a form at all, gets an OpenAI-style 400.
+        for form, code in ((body.replace(b'name="model"', b'name="language"'), "missing_model"),
+                           (b'{"model":"whisper"}', "invalid_form")):
+            status, headers, raw = harness.request(gw.port(), "POST", "/v1/audio/transcriptions", form,
+                                                   headers={"Content-Type": content_type})
+            self.assertEqual(status, 400, raw)
+            self.assertEqual(json.loads(raw)["error"]["code"], code)
+            self.assertEqual(headers["x-gateway-error-reason"], code)
+        self.assertEqual(len(seen), 1)
+
     def test_forwarded_headers(self):
         seen = {}
 

@@ -21,6 +21,7 @@ TEST_CASE("each refusal has its status, type, code and Retry-After") {
       {ErrorKind::missing_model, 400, "invalid_request_error", "missing_model", false},
       {ErrorKind::model_not_string, 400, "invalid_request_error", "model_not_string", false},
       {ErrorKind::duplicate_model, 400, "invalid_request_error", "duplicate_model", false},
+      {ErrorKind::invalid_form, 400, "invalid_request_error", "invalid_form", false},
       {ErrorKind::model_not_found, 404, "invalid_request_error", "model_not_found", false},
       {ErrorKind::route_not_found, 404, "invalid_request_error", "route_not_found", false},
       {ErrorKind::method_not_allowed, 405, "invalid_request_error", "method_not_allowed", false},
