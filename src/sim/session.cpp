@@ -14,6 +14,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <spdlog/spdlog.h>
 
+#include "infergate/request_facts.hpp"
 #include "sim/text.hpp"
 #include "sim/tokenizer.hpp"
 
@@ -71,6 +72,7 @@ class Session {
 
   awaitable<bool> dispatch(http::request<http::string_body>& req);
   awaitable<bool> model_call(Endpoint ep, std::string& body);
+  awaitable<bool> transcription(const http::request<http::string_body>& req);
   std::string prepare(Call& call, const std::string& lora, RequestSpec& spec);
   awaitable<bool> run_engine(Call& call, const std::string& lora);
   awaitable<bool> follow(Call& call, Engine::Id id, Event& wake);
@@ -154,6 +156,10 @@ awaitable<bool> Session::dispatch(http::request<http::string_body>& req) {
                                                        : Endpoint::embedding;
     co_return co_await model_call(ep, req.body());
   }
+  if (path == "/v1/audio/transcriptions" || path == "/v1/audio/translations") {
+    if (!post) co_return co_await respond(405, "application/json", R"({"detail":"Method Not Allowed"})");
+    co_return co_await transcription(req);
+  }
   if (!get && path != "/health") co_return co_await respond(405, "application/json", R"({"detail":"Method Not Allowed"})");
   if (path == "/health") {
     if (!in_.ready()) co_return co_await respond(503, "application/json", R"({"detail":"starting"})");
@@ -204,6 +210,20 @@ awaitable<bool> Session::model_call(Endpoint ep, std::string& body) {
   }
   if (ep == Endpoint::embedding) co_return co_await embeddings(call);
   co_return co_await run_engine(call, lora);
+}
+
+// A Whisper-style form: the model field must name a served model; the audio is not listened to.
+awaitable<bool> Session::transcription(const http::request<http::string_body>& req) {
+  const auto boundary = infergate::form_boundary(req[http::field::content_type]);
+  if (!boundary) co_return co_await respond_error(400, "expected a multipart/form-data body");
+  const auto form = infergate::extract_form_facts(req.body(), *boundary);
+  if (!form) co_return co_await respond_error(400, "the form has no single readable model field", "model");
+  if (!in_.base_names.count(form->model) && !in_.lora_names.count(form->model)) {
+    const std::string message = "The model `" + form->model + "` does not exist.";
+    co_return co_await respond_error(404, message, "model");
+  }
+  const std::string body = R"({"text":")" + std::string(kFastText.substr(1)) + R"("})";
+  co_return co_await respond(200, "application/json", body);
 }
 
 awaitable<bool> Session::serve_fast(Call& call, std::size_t body_bytes) {

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 
 const SIM_BIN = process.env.INFERGATE_SIM_BIN ?? 'build/src/sim/infergate-sim';
 const GATEWAY_BIN = process.env.INFERGATE_BIN ?? 'build/src/app/infergate';
@@ -176,6 +176,19 @@ describe('infergate with the official openai SDK', () => {
     const one = await client.models.retrieve(ALIAS);
     assert.equal(one.id, ALIAS);
     assert.equal(one.owned_by, 'qwen');
+  });
+
+  test('audio.transcriptions.create: the SDK\'s form is routed by its model field', async () => {
+    // The alias reaches the simulator as the adapter it names (else it would answer 404), and
+    // the file's bytes, which hold the form's own delimiter prefix, pass untouched.
+    const audio = Buffer.concat([Buffer.from('RIFF'), Buffer.from('\r\n--', 'latin1'),
+      Buffer.alloc(4096, 0xff)]);
+    const file = await toFile(audio, 'hello.wav', { type: 'audio/wav' });
+    const res = await client.audio.transcriptions.create({ file, model: ALIAS, language: 'en' });
+    assert.equal(res.text, 'fast reply');
+    await assert.rejects(
+      client.audio.transcriptions.create({ file: await toFile(audio, 'a.wav'), model: 'no-such-model' }),
+      (err) => err instanceof OpenAI.NotFoundError && err.code === 'model_not_found');
   });
 
   test('an alias is rewritten to its served model name', async () => {
