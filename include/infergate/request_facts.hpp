@@ -22,9 +22,10 @@ struct RequestFacts {
   std::size_t model_length = 0;   // length of that token, both quotes included
   bool stream = false;            // top-level "stream": true
   // The prompt, for prefix-cache affinity: chat "messages" (role and text of each, in order;
-  // array contents contribute their "text" parts) or the completion "prompt" string (role
-  // empty). Views into the caller's body, raw JSON string content (escapes not decoded): valid
-  // while the body is.
+  // array contents contribute their "text" parts), the completion "prompt" string (role
+  // empty), or the Responses API's "instructions" (role "system", first) and "input" (a string:
+  // role "user"; items: as messages). Views into the caller's body, raw JSON string content
+  // (escapes not decoded), or static role names: valid while the body is.
   struct PromptPart {
     std::string_view role;
     std::string_view text;

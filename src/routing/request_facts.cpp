@@ -352,6 +352,7 @@ FactsResult walk_document(od::parser& parser, const char* data, std::size_t size
   RequestFacts facts;
   bool have_model = false;
   std::optional<ErrorKind> refusal;
+  std::string_view instructions;
   for (auto result : object) {
     if (result.error()) return ErrorKind::invalid_json;
     od::field& field = result.value_unsafe();  // in place, as in validate_object
@@ -377,6 +378,25 @@ FactsResult walk_document(od::parser& parser, const char* data, std::size_t size
       bool is_string = false;
       if (capture_string(value, 1, text, is_string)) return ErrorKind::invalid_json;
       if (is_string) facts.prompt.assign(1, PromptPart{{}, text});
+    } else if (key == "input") {
+      // The Responses API: a string (one user turn) or items shaped like chat messages, their
+      // content parts' "text" kept as read_content keeps a chat message's.
+      facts.prompt.clear();
+      od::json_type type;
+      if (value.type().get(type)) return ErrorKind::invalid_json;
+      if (type == od::json_type::array) {
+        if (read_messages(value, facts.prompt)) return ErrorKind::invalid_json;
+      } else {
+        std::string_view text;
+        bool is_string = false;
+        if (capture_string(value, 1, text, is_string)) return ErrorKind::invalid_json;
+        if (is_string) facts.prompt.assign(1, PromptPart{"user", text});
+      }
+    } else if (key == "instructions") {
+      // The Responses API's system prompt: it leads the prompt wherever the key stands.
+      bool is_string = false;
+      if (capture_string(value, 1, instructions, is_string)) return ErrorKind::invalid_json;
+      if (!is_string) instructions = {};
     } else if (key == "stream" && is_boolean(value)) {
       // Last one wins, as in the JSON parsers model servers use.
       bool stream = false;
@@ -392,6 +412,7 @@ FactsResult walk_document(od::parser& parser, const char* data, std::size_t size
   if (doc.current_location().get(rest) != simdjson::OUT_OF_BOUNDS) return ErrorKind::invalid_json;
   if (refusal) return *refusal;
   if (!have_model) return ErrorKind::missing_model;
+  if (!instructions.empty()) facts.prompt.insert(facts.prompt.begin(), PromptPart{"system", instructions});
   return facts;
 }
 
@@ -411,8 +432,10 @@ FactsResult extract_request_facts(std::string_view body, std::size_t capacity) {
   FactsResult result = walk(copy.data(), copy.size() + simdjson::SIMDJSON_PADDING);
   if (result) {
     // The prompt views point into the copy: move them to the same bytes of the caller's body.
+    // (Roles the walk supplied itself, such as the Responses API's "system", stay as they are.)
     const auto rebase = [&](std::string_view& v) {
-      if (v.data() != nullptr) v = {body.data() + (v.data() - copy.data()), v.size()};
+      const bool in_copy = v.data() >= copy.data() && v.data() <= copy.data() + copy.size();
+      if (v.data() != nullptr && in_copy) v = {body.data() + (v.data() - copy.data()), v.size()};
     };
     for (auto& part : result->prompt) rebase(part.role), rebase(part.text);
   }

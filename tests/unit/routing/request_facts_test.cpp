@@ -384,6 +384,13 @@ TEST_CASE("the prompt: roles and texts of chat messages, or the completion promp
       {R"({"model":"m","prompt":[1,2,3]})", {}},
       {R"({"model":"m","messages":"not a list"})", {}},
       {R"({"model":"m"})", {}},
+      // The Responses API: instructions lead wherever they stand; input as a string or items.
+      {R"({"model":"m","input":"what is 2+2?","instructions":"be brief"})",
+       {{"system", "be brief"}, {"user", "what is 2+2?"}}},
+      {R"({"model":"m","instructions":"sys","input":[{"role":"user","content":[{"type":"input_text","text":"q"}]},)"
+       R"({"type":"function_call_output","call_id":"c","output":"42"},{"role":"assistant","content":"a"}]})",
+       {{"system", "sys"}, {"user", "q"}, {"", ""}, {"assistant", "a"}}},
+      {R"({"model":"m","input":{"odd":true},"instructions":7})", {}},
   };
   for (const Case& c : cases) {
     CAPTURE(c.body);
