@@ -40,6 +40,35 @@ def admin_port(gw):
     return int(gw.admin.rsplit(":", 1)[1])
 
 
+def recording_upstream(test, reply, extra_headers=()):
+    """A plain HTTP/1.1 server on loopback that answers every POST with `reply` (JSON) plus
+    `extra_headers`, and records what it got: a list of (path, headers lowercased, body)."""
+    seen = []
+
+    class Upstream(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            seen.append((self.path, {k.lower(): v for k, v in self.headers.items()},
+                         self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            for name, value in extra_headers:
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    test.addCleanup(server.server_close)
+    test.addCleanup(server.shutdown)
+    return server.server_address[1], seen
+
+
 class GatewayResilienceTest(unittest.TestCase):
     def sim(self, *args, instances=1):
         p = harness.start_sim("--fast", *args, instances=instances)
@@ -170,29 +199,8 @@ class GatewayResilienceTest(unittest.TestCase):
     # --- what is forwarded -----------------------------------------------------------------
 
     def test_audio_form_is_routed_by_its_model_field_and_rewritten_in_place(self):
-        seen = []
-
-        class Upstream(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self):
-                seen.append((self.path, self.headers["Content-Type"],
-                             self.rfile.read(int(self.headers["Content-Length"]))))
-                reply = b'{"text":"hello"}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, *args):
-                pass
-
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        self.addCleanup(server.server_close)
-        self.addCleanup(server.shutdown)
-        audio = f"127.0.0.1:{server.server_address[1]}"
+        port, seen = recording_upstream(self, b'{"text":"hello"}')
+        audio = f"127.0.0.1:{port}"
         gw = harness.start_gateway(f"""
 workers: 1
 pools:
@@ -213,8 +221,8 @@ models:
                                          headers={"Content-Type": content_type})
         self.assertEqual(status, 200, raw)
         self.assertEqual(raw, b'{"text":"hello"}')
-        path, sent_type, sent = seen[-1]
-        self.assertEqual((path, sent_type), ("/v1/audio/transcriptions", content_type))
+        path, sent_headers, sent = seen[-1]
+        self.assertEqual((path, sent_headers["content-type"]), ("/v1/audio/transcriptions", content_type))
         # Only the model field's bytes changed; the file part went through byte for byte.
         self.assertEqual(sent, body.replace(b"\r\n\r\nwhisper\r\n", b"\r\n\r\nopenai/whisper-large-v3\r\n"))
 
@@ -229,39 +237,17 @@ models:
         self.assertEqual(len(seen), 1)
 
     def test_forwarded_headers(self):
-        seen = {}
-
-        class Upstream(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self):
-                seen["headers"] = {k.lower(): v for k, v in self.headers.items()}
-                seen["body"] = self.rfile.read(int(self.headers["Content-Length"]))
-                reply = b'{"ok":true}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply)))
-                self.send_header("Keep-Alive", "timeout=5")
-                self.send_header("X-Upstream", "yes")
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, *args):
-                pass
-
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        self.addCleanup(server.server_close)
-        self.addCleanup(server.shutdown)
-        gw = self.gateway([server.server_address[1]], "debug_headers: true")
+        port, seen = recording_upstream(self, b'{"ok":true}',
+                                        (("Keep-Alive", "timeout=5"), ("X-Upstream", "yes")))
+        gw = self.gateway([port], "debug_headers: true")
         body = b'{"model":"Qwen/Qwen3-0.6B","messages":[]}'
         status, headers, raw = harness.request(gw.port(), "POST", "/v1/chat/completions", body, headers={
             "Authorization": "Bearer sk-test", "X-Forwarded-For": "10.0.0.1", "TE": "trailers",
             "Connection": "keep-alive, X-Hop", "X-Hop": "drop me", "X-Custom": "keep me"})
         self.assertEqual(status, 200, raw)
         self.assertEqual(raw, b'{"ok":true}')
-        sent = seen["headers"]
-        self.assertEqual(seen["body"], body)
+        _, sent, sent_body = seen[-1]
+        self.assertEqual(sent_body, body)
         self.assertEqual(sent["authorization"], "Bearer sk-test")
         self.assertEqual(sent["x-custom"], "keep me")
         self.assertEqual(sent["x-forwarded-for"], "10.0.0.1, 127.0.0.1")
@@ -274,7 +260,7 @@ models:
         self.assertEqual(headers["x-gateway-attempts"], "1")
         self.assertNotIn("keep-alive", headers)
         self.assertEqual(headers["x-gateway-destination-endpoint-served"],
-                         f"127.0.0.1:{server.server_address[1]}")
+                         f"127.0.0.1:{port}")
 
     # --- admin -----------------------------------------------------------------------------
 
