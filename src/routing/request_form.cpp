@@ -76,9 +76,9 @@ std::optional<std::string_view> form_boundary(std::string_view content_type) {
 
 namespace {
 
-// Where `delimiter` ("--" boundary) starts a delimiter line at or after `from` (at `from` itself
-// when `at_start`, else after a CRLF, whose position is returned): followed by "--" (the close
-// delimiter) or by optional spaces and CRLF. The same bytes followed by anything else are content.
+// The position of the CRLF that starts the next delimiter line at or after `from`: CRLF, then
+// `delimiter` ("--" boundary), then "--" (the close delimiter) or optional spaces and CRLF. The
+// same bytes followed by anything else are content.
 std::size_t find_delimiter(std::string_view body, std::string_view delimiter, std::size_t from) {
   const std::string line_start = std::string(kCrlf) + std::string(delimiter);
   for (std::size_t at = body.find(line_start, from); at != std::string_view::npos;
