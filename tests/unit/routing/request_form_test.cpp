@@ -2,6 +2,7 @@
 // "model" and "stream" fields from the parts, refusals, and the model rewrite in place.
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <string>
 
 #include "infergate/request_facts.hpp"
@@ -85,4 +86,30 @@ TEST_CASE("forms that cannot be read, or lack a single model, are refused") {
     CHECK(facts.error() == c.error);
   }
   CHECK(extract_form_facts(form("b", "m"), "").error() == ErrorKind::invalid_form);
+}
+
+TEST_CASE("mutated and cut forms never read outside the body") {
+  const std::string valid = form("xyz", "model-name",
+                                 "--xyz\r\nContent-Disposition: form-data; name=\"stream\"\r\n\r\ntrue\r\n");
+  std::uint64_t state = 42;
+  const auto next = [&] { return state = state * 6364136223846793005ULL + 1442695040888963407ULL; };
+  const std::string alphabet = "-\r\n\"; =xyzmodel";
+  for (int i = 0; i < 20000; ++i) {
+    std::string body = valid;
+    const int edits = 1 + static_cast<int>(next() >> 61);
+    for (int e = 0; e < edits; ++e) {
+      const std::size_t at = (next() >> 33) % body.size();
+      switch ((next() >> 62) & 3) {
+        case 0: body[at] = alphabet[(next() >> 40) % alphabet.size()]; break;
+        case 1: body.erase(at, 1 + (next() >> 60)); break;
+        case 2: body.insert(at, 1, alphabet[(next() >> 40) % alphabet.size()]); break;
+        default: body.resize(at); break;
+      }
+      if (body.empty()) body = "-";
+    }
+    const auto facts = extract_form_facts(body, "xyz");
+    if (!facts.has_value()) continue;
+    REQUIRE(facts->model_offset + facts->model_length <= body.size());
+    CHECK(body.substr(facts->model_offset, facts->model_length) == facts->model);
+  }
 }
