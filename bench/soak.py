@@ -6,7 +6,7 @@ resets before and mid-stream, hangs), with the default scheduling profile and it
 churning on unique prompts:
   - wrk: keep-alive chat completions, half streamed, each prompt new (wrk/soak_chat.lua);
   - clients that leave mid-stream, during the prefill, or before sending the body;
-  - bad input: broken JSON, unknown models, oversized heads.
+  - bad input: broken JSON, unknown models, oversized heads; audio forms, whole and broken.
 It samples the gateway's RSS, open files and threads every --sample seconds, and when the load
 stops checks what must hold after any amount of traffic:
   - every endpoint's in-flight count and pending prefill back at 0 (/metrics, /debug/endpoints);
@@ -100,7 +100,7 @@ class Hostile(threading.Thread):
 
     def one(self):
         kind = self.rng.choice(["leave_mid_stream", "leave_in_prefill", "leave_before_body",
-                                "broken_json", "unknown_model", "huge_head"])
+                                "broken_json", "unknown_model", "huge_head", "audio_form", "broken_form"])
         self.counts[kind] = self.counts.get(kind, 0) + 1
         s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
         try:
@@ -121,6 +121,18 @@ class Hostile(threading.Thread):
             elif kind == "unknown_model":
                 body = json.dumps({"model": "no-such-model", "messages": []}).encode()
                 s.sendall(post(body) + body)
+                s.recv(4096)
+            elif kind in ("audio_form", "broken_form"):
+                body = (b"--soakb\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\n"
+                        + bytes(self.rng.randrange(256) for _ in range(512))
+                        + b"\r\n--soakb\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\n"
+                        + MODEL.encode() + b"\r\n--soakb--\r\n")
+                if kind == "broken_form":  # cut or scrambled somewhere
+                    at = self.rng.randrange(len(body))
+                    body = body[:at] if self.rng.random() < 0.5 else body[:at] + b"--soak" + body[at:]
+                s.sendall(b"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: soak\r\n"
+                          b"Content-Type: multipart/form-data; boundary=soakb\r\n"
+                          b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
                 s.recv(4096)
             else:
                 s.sendall(b"GET /v1/models HTTP/1.1\r\nHost: soak\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n")
