@@ -12,6 +12,8 @@ namespace {
 
 constexpr std::string_view kCrlf = "\r\n";
 
+// ASCII case folding, as HTTP tokens need (Boost's istarts_with compares through a std::locale,
+// copied per call: a shared refcount every worker would touch on every request's Content-Type).
 bool iequals_prefix(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
   return std::equal(prefix.begin(), prefix.end(), s.begin(), [](char a, char b) {
