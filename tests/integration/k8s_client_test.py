@@ -352,6 +352,9 @@ class K8sClientTest(unittest.TestCase):
         self.srv.apply(pod("a"))
         d = self.dump(PODS)
         self.wait_equal(d)
+        # The watch that follows the list is open: no request (and so no stat of the file) can
+        # fall between the write and the utime below, which would see the file change.
+        self.srv.wait_until(lambda st: st["watches_open"] >= 1)
         # Same inode, size and mtime: only the server's 401 can tell the client to read it again.
         st = os.stat(token_file)
         with open(token_file, "r+") as f:
