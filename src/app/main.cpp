@@ -179,7 +179,9 @@ int main(int argc, char** argv) {
     if (file.kubernetes.enabled) {
       cluster = std::make_unique<infergate::k8s::ClusterSource>(
           infergate::k8s::access_for(file.kubernetes), file,
-          [&gateway](infergate::GatewayConfig table) { gateway.replace_routes(std::move(table)); });
+          [&gateway](infergate::GatewayConfig table, std::function<void()> in_use) {
+            gateway.replace_routes(std::move(table), std::move(in_use));
+          });
       gateway.add_debug_page("/debug/routes", [&cluster] { return cluster->debug_json(); });
       gateway.add_readiness_gate("the cluster's routes", [&cluster] { return cluster->stats().applied; });
       gateway.add_metrics_collector(

@@ -109,13 +109,20 @@ struct ClusterSource::Impl {
   bool started = false;
   bool stopped = false;
 
-  mutable std::mutex mutex;  // slots' flags, file, routes_page, counters below
+  // What /debug/routes and the readiness gate show: set once a table is in use, from the thread
+  // that put it in use (shared: that thread may run the last callback after this source is gone).
+  struct Published {
+    std::mutex mutex;
+    std::string routes_page;   // routes_debug_json of the table in use
+    bool applied_once = false;
+  };
+  const std::shared_ptr<Published> published = std::make_shared<Published>();
+
+  mutable std::mutex mutex;  // slots' flags, file, counters below
   std::vector<Slot> slots;
   GatewayConfig file;
-  std::string routes_page;   // routes_debug_json of the last applied table
   std::uint64_t rebuilds = 0, applies = 0, problems_logged = 0, problems_now = 0;
   double rebuild_seconds = 0;  // spent in rebuild(), summed
-  bool applied_once = false;
 
   // Source thread only.
   net::steady_timer debounce{io};
@@ -275,16 +282,22 @@ struct ClusterSource::Impl {
     {
       std::lock_guard lock(mutex);
       ++rebuilds;
-      routes_page = std::move(page);
       if (changed) ++applies;
-      applied_once = true;
     }
-    if (changed) {
-      applied_key = std::move(key);
-      log().info("cluster routes models={} pools={} objectives={} problems={}", routes.models.size(),
-                 routes.pools.size(), routes.objectives.size(), problems.size());
-      apply(std::move(table));
+    if (!changed) {  // the table in use stays; only the problems listed may differ
+      std::lock_guard lock(published->mutex);
+      published->routes_page = std::move(page);
+      return;
     }
+    applied_key = std::move(key);
+    log().info("cluster routes models={} pools={} objectives={} problems={}", routes.models.size(),
+               routes.pools.size(), routes.objectives.size(), problems.size());
+    // /debug/routes and readiness say what requests get: they change once the table serves them.
+    apply(std::move(table), [shown = published, page = std::move(page)]() mutable {
+      std::lock_guard lock(shown->mutex);
+      shown->routes_page = std::move(page);
+      shown->applied_once = true;
+    });
   }
 
   // Accepted / ResolvedRefs on our HTTPRoutes and the InferencePools they route to, written when
@@ -451,7 +464,10 @@ ClusterStats ClusterSource::stats() const {
   out.rebuild_seconds = m.rebuild_seconds;
   out.applies = m.applies;
   out.skipped_objects = m.problems_now;
-  out.applied = m.applied_once;
+  {
+    std::lock_guard published_lock(m.published->mutex);
+    out.applied = m.published->applied_once;
+  }
   out.synced = !m.slots.empty();
   for (const Slot& s : m.slots) out.synced = out.synced && s.synced;
   return out;
@@ -465,7 +481,11 @@ std::string ClusterSource::debug_json() const {
   std::uint64_t rebuilds = 0, applies = 0, problems = 0;
   {
     std::lock_guard lock(m.mutex);
-    page = m.routes_page.empty() ? routes_debug_json(m.file, m.file, {}) : m.routes_page;
+    {
+      std::lock_guard published_lock(m.published->mutex);
+      page = m.published->routes_page;
+    }
+    if (page.empty()) page = routes_debug_json(m.file, m.file, {});
     for (const Slot& s : m.slots) {
       synced = synced && s.synced;
       fmt::format_to(std::back_inserter(sources), R"({}"{}":"{}")", sources.empty() ? "" : ",",

@@ -184,10 +184,10 @@ void Gateway::reload_tls(TlsConfig tls) {
   });
 }
 
-void Gateway::replace_routes(GatewayConfig table) {
+void Gateway::replace_routes(GatewayConfig table, std::function<void()> in_use) {
   Impl& m = *impl_;
   // Workers hold a reference to m.config for limits and timeouts: only the snapshot changes.
-  net::post(m.control, [&m, table = std::move(table)]() mutable {
+  net::post(m.control, [&m, table = std::move(table), in_use = std::move(in_use)]() mutable {
     GatewayConfig next = m.config;
     next.pools = std::move(table.pools);
     next.models = std::move(table.models);
@@ -205,6 +205,7 @@ void Gateway::replace_routes(GatewayConfig table) {
     m.snapshots.publish(snapshot);
     m.scraper.update(std::move(snapshot));
     spdlog::info("routes replaced models={} pools={}", next.models.size(), next.pools.size());
+    if (in_use) in_use();
   });
 }
 

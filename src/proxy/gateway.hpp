@@ -33,8 +33,9 @@ class Gateway {
   // Replaces the routing table (pools, models, objectives, scheduler profile, queue bounds) with
   // those of `table`; listeners, workers, limits and timeouts stay as started. Any thread, any
   // time after construction: the control thread builds the snapshot (endpoints that stay keep
-  // their counters and connections) and the workers see it on their next request.
-  void replace_routes(GatewayConfig table);
+  // their counters and connections) and the workers see it on their next request. `in_use`, if
+  // given, runs on the control thread once the snapshot is published (not if the table fails).
+  void replace_routes(GatewayConfig table, std::function<void()> in_use = {});
 
   // Loads the certificate and key of `tls` again (e.g. rotated by cert-manager) for the next
   // connections; open ones keep theirs. A pair that does not load is logged and the current one

@@ -27,7 +27,9 @@ struct ClusterStats {
 
 class ClusterSource {
  public:
-  using Apply = std::function<void(GatewayConfig table)>;
+  // Puts `table` in use (the proxy's next snapshot) and then calls `in_use`, from any thread:
+  // /debug/routes and stats().applied change only then.
+  using Apply = std::function<void(GatewayConfig table, std::function<void()> in_use)>;
 
   // `file` is the config file's table (its `kubernetes` block configures the source). Throws
   // AccessError when `access` cannot be used.
