@@ -288,25 +288,26 @@ net::awaitable<bool> Session::dispatch() {
 std::optional<ErrorKind> Session::decide() {
   // A plain function, not a coroutine: the facts and the decision live in members, not in a
   // coroutine frame (GCC 12 mishandles some frame-resident temporaries), and reuse their storage.
-  std::optional<std::string_view> boundary;
-  for (std::size_t i = 0; i < request_fields_.size() && !boundary; ++i) {
-    if (request_fields_.id(i) == http::field::content_type) {
-      boundary = form_boundary(request_fields_.value(i));
-    }
-  }
+  read_routing_headers();
+  const std::optional<std::string_view> boundary = form_boundary(content_type_);
   auto facts = boundary ? extract_form_facts(body_, *boundary)  // the audio endpoints' forms
                         : extract_request_facts(body_, body_.capacity());
   if (!facts) return facts.error();
   facts_ = std::move(*facts);
-  read_routing_headers();
   return schedule_request();
 }
 
 void Session::read_routing_headers() {
-  // Neither name is one Beast knows: only unknown fields of the right length are compared.
-  session_id_ = objective_ = {};
+  // One pass. The two routing headers are not names Beast knows: only unknown fields of the
+  // right length are compared.
+  session_id_ = objective_ = content_type_ = {};
   for (std::size_t i = 0; i < request_fields_.size(); ++i) {
-    if (request_fields_.id(i) != http::field::unknown) continue;
+    const http::field id = request_fields_.id(i);
+    if (id == http::field::content_type && content_type_.empty()) {
+      content_type_ = request_fields_.value(i);
+      continue;
+    }
+    if (id != http::field::unknown) continue;
     const std::string_view name = request_fields_.name(i);
     if (name.size() == kSessionHeader.size() && iequals(name, kSessionHeader)) {
       session_id_ = request_fields_.value(i);

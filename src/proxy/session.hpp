@@ -148,7 +148,7 @@ class Session final : public SessionHook {
   net::awaitable<bool> route_model_request();
   std::optional<ErrorKind> decide();  // facts_ and decision_value_, or a refusal
   std::optional<ErrorKind> schedule_request();  // decision_value_ from facts_ and the headers
-  void read_routing_headers();                  // session_id_, objective_
+  void read_routing_headers();                  // session_id_, objective_, content_type_
   // session.cpp: a Verdict::queue decision waits in its pool's queue until it may be dispatched
   // (nullopt, decision_value_ says dispatch), is refused, or its client leaves (client_gone_).
   net::awaitable<std::optional<ErrorKind>> wait_in_queue();
@@ -240,6 +240,7 @@ class Session final : public SessionHook {
   Clock::time_point decided_at_;         // when decision_value_ was made
   std::string_view session_id_;          // header x-session-id (views into request_fields_)
   std::string_view objective_;           // header x-gateway-inference-objective
+  std::string_view content_type_;        // header content-type (a form is read as one)
   std::string_view drop_reason_;         // a scheduling refusal's x-gateway-request-dropped-reason
   TicketPtr ticket_;                     // while the request is (or was) in a wait queue
   unsigned attempts_ = 0;
