@@ -89,12 +89,38 @@ struct QueueConfig {
   bool operator==(const QueueConfig&) const = default;
 };
 
+// What a pool's servers receive as credentials (`upstream_auth:`).
+enum class UpstreamAuthMode : std::uint8_t {
+  pass,     // the client's Authorization goes on as it came (the default without `auth:`)
+  drop,     // no Authorization reaches the servers (the default with `auth:`)
+  replace,  // Authorization: Bearer <the pool's own key, read from key_file>
+};
+
+struct UpstreamAuthConfig {
+  std::optional<UpstreamAuthMode> mode;  // unset: pass without `auth:`, drop with it
+  std::string key_file;                  // replace: a file holding the key (watched)
+  bool operator==(const UpstreamAuthConfig&) const = default;
+};
+
+// TLS toward a pool's servers (`tls:` of a pool).
+struct UpstreamTlsConfig {
+  bool enabled = false;
+  std::string ca_file;      // PEM bundle; empty: the system's default trust store
+  std::string server_name;  // SNI and the name verified; empty: the endpoint's host
+  std::string cert_file;    // optional client certificate (PEM) ...
+  std::string key_file;     // ... and its key
+  bool verify = true;       // false only for tests: no certificate check at all
+  bool operator==(const UpstreamTlsConfig&) const = default;
+};
+
 struct PoolConfig {
   std::string name;
   std::vector<HostPort> endpoints;
   std::optional<SchedulerConfig> scheduler;  // unset: GatewayConfig::scheduler
   MetricsConfig metrics;
   SaturationConfig saturation;
+  UpstreamAuthConfig upstream_auth;
+  UpstreamTlsConfig tls;
 };
 
 // Selected by the header x-gateway-inference-objective; its priority overrides the model's.
@@ -138,6 +164,47 @@ struct TlsConfig {
   bool enabled() const noexcept { return !cert.empty(); }
 };
 
+// Requests and tokens per minute (a sliding minute); 0: no limit of that kind.
+struct RateLimit {
+  std::uint64_t requests_per_minute = 0;
+  std::uint64_t tokens_per_minute = 0;
+  bool any() const noexcept { return requests_per_minute != 0 || tokens_per_minute != 0; }
+  bool operator==(const RateLimit&) const = default;
+};
+
+// One API key (`auth.keys[]`, or a file of `auth.keys_dir`).
+struct ApiKeyConfig {
+  std::string name;   // its id in logs and metrics; default: "<team>-<n>" (or the file name)
+  std::string key;    // the key in clear, or "sha256:<64 hex digits>" of it
+  std::string team;   // metrics and logs label; default: "default"
+  std::vector<std::string> models;  // exact names or "prefix*" patterns; empty: every model
+  std::optional<int> priority;      // its requests' priority unless an objective header says
+  RateLimit limits;                 // for the key as a whole
+  std::map<std::string, RateLimit, std::less<>> model_limits;  // for the key and one model
+  bool operator==(const ApiKeyConfig&) const = default;
+};
+
+// `auth:`: absent, every request is served as without it.
+struct AuthConfig {
+  bool enabled = false;
+  std::vector<ApiKeyConfig> keys;
+  std::string keys_dir;     // a mounted Secret: every regular file is one key or a list of keys
+  Millis reload_interval{500};  // how often keys_dir (and pools' key files) are looked at
+  bool operator==(const AuthConfig&) const = default;
+};
+
+// `limits:`: where the per-key counters live and how admission charges tokens.
+struct LimitsConfig {
+  std::string store = "local";  // "local" (per replica) or "redis://HOST:PORT[/DB]"
+  HostPort redis;               // parsed from store when it is a redis:// URL
+  unsigned redis_db = 0;
+  bool fail_open = true;        // Redis unusable: local limits (true) or 503 (false)
+  Millis redis_timeout{200};    // one Redis command, connect included
+  std::uint64_t default_max_tokens = 1024;  // charged when a request names no max_tokens
+  bool stream_usage = true;     // add stream_options.include_usage when limits count tokens
+  bool operator==(const LimitsConfig&) const = default;
+};
+
 struct GatewayConfig {
   HostPort listen{"0.0.0.0", 8080};
   TlsConfig tls;  // set: the client listener speaks HTTPS only
@@ -154,6 +221,8 @@ struct GatewayConfig {
   std::vector<ObjectiveConfig> objectives;
   QueueConfig queue;
   KubernetesConfig kubernetes;
+  AuthConfig auth;
+  LimitsConfig limits;
 };
 
 // A config problem, located: "gateway.yaml:12:5: models[1].targets[0].pool: unknown pool 'x'".

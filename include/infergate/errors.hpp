@@ -27,6 +27,10 @@ enum class ErrorKind : std::uint8_t {
   upstream_timeout,    // 504 no first byte in time
   upstream_died,       // mid-stream upstream failure (SSE error event, no status change)
   shutting_down,       // 503 draining
+  invalid_api_key,     // 401 auth on, and no key or an unknown one
+  requests_limited,    // 429 the key's requests per minute are used up
+  tokens_limited,      // 429 the key's tokens per minute are used up
+  limits_unavailable,  // 503 the shared limit store cannot be reached and limits fail closed
 };
 
 struct ErrorInfo {

@@ -106,7 +106,7 @@ std::string Metrics::render(const Snapshot* snapshot) {
 void Metrics::add_collector(Collect collect) { collectors_.push_back(std::move(collect)); }
 
 WorkerMetrics::WorkerMetrics(Metrics& metrics) : metrics_(metrics) {
-  static_assert(static_cast<std::size_t>(ErrorKind::shutting_down) < 32);
+  static_assert(static_cast<std::size_t>(ErrorKind::limits_unavailable) < 32);
 }
 
 void WorkerMetrics::request(std::string_view model, unsigned status) {

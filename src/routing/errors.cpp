@@ -18,8 +18,9 @@ constexpr std::string_view kServer = "server_error";
 constexpr std::string_view kTimeout = "timeout";
 
 // Indexed by ErrorKind; the static_assert below keeps it in step with the enum.
-// code and reason are the same word on purpose: one name to grep in logs, headers and bodies.
-constexpr std::array<Row, 19> kTable{{
+// code and reason are the same word on purpose (one name to grep in logs, headers and bodies),
+// except for the two rate limits, which share OpenAI's code.
+constexpr std::array<Row, 23> kTable{{
     {{400, kInvalidRequest, "invalid_json", "invalid_json", false},
      "The request body is not a valid JSON object."},
     {{400, kInvalidRequest, "missing_model", "missing_model", false},
@@ -58,8 +59,18 @@ constexpr std::array<Row, 19> kTable{{
      "The model server failed in the middle of the response."},
     {{503, kServer, "shutting_down", "shutting_down", true},
      "The gateway is shutting down; retry on another instance."},
+    // OpenAI's own words and codes, so that the SDKs raise AuthenticationError and retry 429s.
+    {{401, kInvalidRequest, "invalid_api_key", "invalid_api_key", false},
+     "Incorrect or missing API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key'."},
+    // The two limits share OpenAI's code; the reason header says which one was reached.
+    {{429, "requests", "rate_limit_exceeded", "rate_limit_requests", true},
+     "Rate limit reached: requests per minute. Retry after the time in Retry-After."},
+    {{429, "tokens", "rate_limit_exceeded", "rate_limit_tokens", true},
+     "Rate limit reached: tokens per minute. Retry after the time in Retry-After."},
+    {{503, kServer, "limits_unavailable", "limits_unavailable", true},
+     "The rate limit store is unavailable and this gateway refuses requests without it."},
 }};
-static_assert(kTable.size() == static_cast<std::size_t>(ErrorKind::shutting_down) + 1,
+static_assert(kTable.size() == static_cast<std::size_t>(ErrorKind::limits_unavailable) + 1,
               "one row per ErrorKind");
 
 constexpr char kHex[] = "0123456789abcdef";

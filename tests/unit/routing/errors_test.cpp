@@ -36,15 +36,25 @@ TEST_CASE("each refusal has its status, type, code and Retry-After") {
       {ErrorKind::upstream_timeout, 504, "timeout", "upstream_timeout", false},
       {ErrorKind::upstream_died, 502, "server_error", "upstream_died", false},
       {ErrorKind::shutting_down, 503, "server_error", "shutting_down", true},
+      {ErrorKind::invalid_api_key, 401, "invalid_request_error", "invalid_api_key", false},
+      {ErrorKind::requests_limited, 429, "requests", "rate_limit_exceeded", true},
+      {ErrorKind::tokens_limited, 429, "tokens", "rate_limit_exceeded", true},
+      {ErrorKind::limits_unavailable, 503, "server_error", "limits_unavailable", true},
   };
-  CHECK(cases.size() == static_cast<std::size_t>(ErrorKind::shutting_down) + 1);
+  CHECK(cases.size() == static_cast<std::size_t>(ErrorKind::limits_unavailable) + 1);
   for (const auto& c : cases) {
     CAPTURE(c.code);
     const ErrorInfo& info = describe(c.kind);
     CHECK(info.status == c.status);
     CHECK(info.type == c.type);
     CHECK(info.code == c.code);
-    CHECK(info.reason == c.code);
+    // The two rate limits share OpenAI's code; the reason header tells them apart.
+    if (c.code == "rate_limit_exceeded") {
+      CHECK(info.reason == (c.kind == ErrorKind::requests_limited ? "rate_limit_requests"
+                                                                  : "rate_limit_tokens"));
+    } else {
+      CHECK(info.reason == c.code);
+    }
     CHECK(info.retry_after == c.retry_after);
     CHECK_FALSE(default_message(c.kind).empty());
   }
