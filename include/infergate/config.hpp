@@ -202,6 +202,9 @@ struct LimitsConfig {
   Millis redis_timeout{200};    // one Redis command, connect included
   std::uint64_t default_max_tokens = 1024;  // charged when a request names no max_tokens
   bool stream_usage = true;     // add stream_options.include_usage when limits count tokens
+  // The sliding window the "per minute" limits count over. Only tests and demos shorten it: the
+  // limits then apply per this window (and the reset headers count in it).
+  Millis window{60'000};
   bool operator==(const LimitsConfig&) const = default;
 };
 

@@ -23,6 +23,13 @@ const prometheus::Histogram::BucketBoundaries kDurationBuckets{
     3,     4,     5,    6,   8,   10,  15,  20,   30,   45,   60,  120,
     180,   240,   300,  360, 480, 600, 900, 1200, 1800, 2700, 3600};
 
+// The Inference Extension's token buckets (its inference_model_input/output_tokens).
+const prometheus::Histogram::BucketBoundaries kInputTokenBuckets{
+    1,    8,    16,    32,    64,    128,    256,    512,    1024,   2048,
+    4096, 8192, 16384, 32778, 65536, 131072, 262144, 524288, 1048576};
+const prometheus::Histogram::BucketBoundaries kOutputTokenBuckets{
+    1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192};
+
 }  // namespace
 
 Metrics::Metrics()
@@ -71,6 +78,26 @@ Metrics::Metrics()
                         .Name("inference_model_running_requests")
                         .Help("Forwarded requests not yet finished, by requested model")
                         .Register(*registry_)),
+      model_input_tokens(prometheus::BuildHistogram()
+                             .Name("inference_model_input_tokens")
+                             .Help("Prompt tokens of a request, from its response's usage")
+                             .Register(*registry_)),
+      model_output_tokens(prometheus::BuildHistogram()
+                              .Name("inference_model_output_tokens")
+                              .Help("Completion tokens of a request, from its response's usage")
+                              .Register(*registry_)),
+      team_requests(prometheus::BuildCounter()
+                        .Name("infergate_team_requests_total")
+                        .Help("Requests answered to a team's API keys, by HTTP status")
+                        .Register(*registry_)),
+      team_tokens(prometheus::BuildCounter()
+                      .Name("infergate_team_tokens_total")
+                      .Help("Tokens a team's requests used (responses' usage), by type")
+                      .Register(*registry_)),
+      team_limited(prometheus::BuildCounter()
+                       .Name("infergate_team_rate_limited_total")
+                       .Help("Requests of a team refused (429) by a per-key limit, by limit")
+                       .Register(*registry_)),
       queue_size(prometheus::BuildGauge()
                      .Name("inference_extension_flow_control_queue_size")
                      .Help("Requests waiting in the gateway's queue, by pool and priority")
@@ -151,6 +178,8 @@ WorkerMetrics::ModelSeries& WorkerMetrics::model(std::string_view model, std::st
     series->requests = &metrics_.model_requests.Add(labels);
     series->duration = &metrics_.model_duration.Add(labels, kDurationBuckets);
     series->running = &metrics_.model_running.Add({{"model_name", series->model}});
+    series->input_tokens = &metrics_.model_input_tokens.Add(labels, kInputTokenBuckets);
+    series->output_tokens = &metrics_.model_output_tokens.Add(labels, kOutputTokenBuckets);
     it = models_.emplace(std::make_pair(series->model, series->target), std::move(series)).first;
   }
   return *it->second;
@@ -173,6 +202,39 @@ void WorkerMetrics::model_finished(ModelSeries& series, double seconds, const Er
                                        {"error_code", std::string(describe(kind).reason)}});
   }
   slot->Increment();
+}
+
+void WorkerMetrics::model_tokens(ModelSeries& series, std::uint64_t input, std::uint64_t output) {
+  series.input_tokens->Observe(static_cast<double>(input));
+  series.output_tokens->Observe(static_cast<double>(output));
+}
+
+WorkerMetrics::TeamSeries& WorkerMetrics::team(std::string_view team) {
+  for (const auto& series : teams_) {
+    if (series->team == team) return *series;
+  }
+  auto series = std::make_unique<TeamSeries>();
+  series->team.assign(team);
+  series->input_tokens = &metrics_.team_tokens.Add({{"team", series->team}, {"type", "input"}});
+  series->output_tokens = &metrics_.team_tokens.Add({{"team", series->team}, {"type", "output"}});
+  series->limited_requests =
+      &metrics_.team_limited.Add({{"team", series->team}, {"limit", "requests"}});
+  series->limited_tokens = &metrics_.team_limited.Add({{"team", series->team}, {"limit", "tokens"}});
+  teams_.push_back(std::move(series));
+  return *teams_.back();
+}
+
+void WorkerMetrics::team_request(TeamSeries& series, unsigned status) {
+  for (auto& [code, counter] : series.requests) {
+    if (code == status) {
+      counter->Increment();
+      return;
+    }
+  }
+  prometheus::Counter& counter =
+      metrics_.team_requests.Add({{"team", series.team}, {"code", std::to_string(status)}});
+  series.requests.emplace_back(status, &counter);
+  counter.Increment();
 }
 
 void WorkerMetrics::retry() { metrics_.retries.Increment(); }

@@ -61,6 +61,14 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& model_errors;      // {..., error_code}
   prometheus::Family<prometheus::Histogram>& model_duration;  // {model_name, target_model_name}
   prometheus::Family<prometheus::Gauge>& model_running;       // {model_name}
+  // Tokens of each forwarded request whose response reported its usage.
+  prometheus::Family<prometheus::Histogram>& model_input_tokens;   // {model_name, target_model_name}
+  prometheus::Family<prometheus::Histogram>& model_output_tokens;  // {model_name, target_model_name}
+
+  // Per team of API keys (auth:); teams are named in the config, so their number is bounded.
+  prometheus::Family<prometheus::Counter>& team_requests;  // {team, code}
+  prometheus::Family<prometheus::Counter>& team_tokens;    // {team, type="input|output"}
+  prometheus::Family<prometheus::Counter>& team_limited;   // {team, limit="requests|tokens"}
 
   // The wait queues (proxy/wait_queue.hpp), with the Inference Extension's flow-control names.
   prometheus::Family<prometheus::Gauge>& queue_size;  // {inference_pool, priority}
@@ -88,6 +96,8 @@ class WorkerMetrics {
     prometheus::Counter* requests = nullptr;
     prometheus::Histogram* duration = nullptr;
     prometheus::Gauge* running = nullptr;
+    prometheus::Histogram* input_tokens = nullptr;
+    prometheus::Histogram* output_tokens = nullptr;
     std::array<prometheus::Counter*, 32> errors{};
     std::string model, target;
   };
@@ -95,6 +105,20 @@ class WorkerMetrics {
   void model_started(ModelSeries& series);
   // `error`: what the request failed with, if it did (a refusal or the server dying mid-stream).
   void model_finished(ModelSeries& series, double seconds, const ErrorKind* error);
+  // The usage a response reported (JSON body or the final SSE chunk).
+  void model_tokens(ModelSeries& series, std::uint64_t input, std::uint64_t output);
+
+  // The series of one team (auth: keys); stable for the worker's life.
+  struct TeamSeries {
+    std::string team;
+    prometheus::Counter* input_tokens = nullptr;
+    prometheus::Counter* output_tokens = nullptr;
+    prometheus::Counter* limited_requests = nullptr;
+    prometheus::Counter* limited_tokens = nullptr;
+    std::vector<std::pair<unsigned, prometheus::Counter*>> requests;  // by status: few
+  };
+  TeamSeries& team(std::string_view team);
+  void team_request(TeamSeries& series, unsigned status);
 
  private:
   struct PairView {
@@ -153,6 +177,7 @@ class WorkerMetrics {
   };
 
   Metrics& metrics_;
+  std::vector<std::unique_ptr<TeamSeries>> teams_;  // few teams: a scan beats a hash
   std::vector<ShedKey> shed_;  // few (model, priority) pairs: a scan beats a hash
   std::unordered_map<Key, prometheus::Counter*, KeyHash, KeyEq> requests_;
   std::array<prometheus::Counter*, 32> errors_{};

@@ -6,60 +6,17 @@
 // Both bind port 0 and print `listening HOST:PORT` (the gateway also `admin HOST:PORT`).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import OpenAI, { toFile } from 'openai';
+import { startProcess, stopProcess } from './processes.mjs';
 
 const SIM_BIN = process.env.INFERGATE_SIM_BIN ?? 'build/src/sim/infergate-sim';
 const GATEWAY_BIN = process.env.INFERGATE_BIN ?? 'build/src/app/infergate';
-const START_TIMEOUT_MS = 20_000;
 const BASE_MODEL = 'Qwen/Qwen3-0.6B';
 const ALIAS = 'support-bot';      // served as the LoRA adapter below on the same pool
 const ADAPTER = 'support-lora';
-
-// Starts `argv` and resolves once it printed `want` ready lines (`listening`/`admin`), with the
-// child and the addresses it printed. Rejects on early exit or after START_TIMEOUT_MS.
-function startProcess(argv, want) {
-  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
-  return new Promise((resolve, reject) => {
-    const ready = { child, listening: [], admin: null, stderr: () => stderr };
-    let buf = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${argv[0]} not ready in ${START_TIMEOUT_MS} ms: ${stderr}`));
-    }, START_TIMEOUT_MS);
-    const onExit = (code, sig) => {
-      clearTimeout(timer);
-      reject(new Error(`${argv[0]} exited early (${code ?? sig}): ${stderr}`));
-    };
-    child.once('exit', onExit);
-    child.stdout.on('data', (d) => {
-      buf += d;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const [word, addr] = buf.slice(0, nl).trim().split(/\s+/);
-        buf = buf.slice(nl + 1);
-        if (word === 'listening') ready.listening.push(addr);
-        if (word === 'admin') ready.admin = addr;
-      }
-      if (ready.listening.length + (ready.admin ? 1 : 0) >= want) {
-        clearTimeout(timer);
-        child.off('exit', onExit);
-        resolve(ready);
-      }
-    });
-  });
-}
-
-function stopProcess(proc) {
-  if (proc && proc.child.exitCode === null && proc.child.signalCode === null) {
-    proc.child.kill('SIGKILL');
-  }
-}
 
 describe('infergate with the official openai SDK', () => {
   let sim;
