@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -42,6 +43,15 @@ struct Endpoint {
 };
 using EndpointPtr = std::shared_ptr<Endpoint>;
 
+// A pool's own key toward its servers (upstream_auth: replace): the whole Authorization value,
+// replaced by the control thread when its file changes, read by workers with one atomic load.
+// Rebuilt snapshots carry the same object over while the file stays.
+struct UpstreamCredential {
+  explicit UpstreamCredential(std::string f) : file(std::move(f)) {}
+  const std::string file;
+  std::atomic<std::shared_ptr<const std::string>> authorization;  // "Bearer <key>"; null: unread
+};
+
 class SchedulerProfile;  // src/routing/profile.hpp
 struct MetricsMapping;   // src/routing/metrics_text.hpp
 
@@ -53,6 +63,8 @@ struct Pool {
   std::shared_ptr<const MetricsMapping> mapping;    // null: not scraped
   SaturationConfig saturation;
   QueueConfig queue;
+  UpstreamAuthMode upstream_auth = UpstreamAuthMode::pass;  // resolved: never unset here
+  std::shared_ptr<UpstreamCredential> credential;           // set when upstream_auth is replace
 };
 
 struct Target {
@@ -116,6 +128,7 @@ struct RequestContext {
   const RequestFacts* facts = nullptr;  // required
   std::string_view session_id;          // header x-session-id (session-affinity)
   std::string_view objective;           // header x-gateway-inference-objective
+  std::optional<int> key_priority;      // the API key's default priority (auth.keys[].priority)
   bool want_scores = false;             // fill Decision::scores (debug headers)
 };
 

@@ -83,6 +83,10 @@ void Session::build_upstream_head(std::size_t content_length, const Decision& de
   bool has_host = false;
   std::string_view forwarded_for;  // the first X-Forwarded-For; others are appended after it
   std::size_t forwarded_count = 0;
+  const Pool* pool = decision.target ? decision.target->pool : nullptr;
+  const UpstreamAuthMode auth = pool ? pool->upstream_auth : UpstreamAuthMode::pass;
+  // With keys on, the client's key is checked here and never reaches a model server.
+  const bool keys_on = worker_.config().auth.enabled;
   for (std::size_t i = 0; i < request_fields_.size(); ++i) {
     if (request_fields_.hop_by_hop(i)) continue;
     const std::string_view name = request_fields_.name(i);
@@ -90,10 +94,14 @@ void Session::build_upstream_head(std::size_t content_length, const Decision& de
       case http::field::content_length:
       case http::field::expect:  // answered here; the body travels with the head
         continue;
+      case http::field::authorization:
+        if (auth != UpstreamAuthMode::pass) continue;
+        break;
       case http::field::host:
         has_host = true;
         break;
       default:
+        if (keys_on && iequals(name, kApiKeyHeader)) continue;
         if (iequals(name, "x-forwarded-proto")) continue;
         if (iequals(name, "x-forwarded-for")) {
           if (forwarded_count++ == 0) forwarded_for = request_fields_.value(i);
@@ -105,6 +113,12 @@ void Session::build_upstream_head(std::size_t content_length, const Decision& de
   }
   if (!has_host && !decision.endpoints.empty()) {
     append_field(upstream_head_, "host", decision.endpoints.front()->name);
+  }
+  if (auth == UpstreamAuthMode::replace && pool->credential) {
+    // Unread (the file is missing): nothing is sent, and the server's 401 says why.
+    if (const auto value = pool->credential->authorization.load(std::memory_order_acquire)) {
+      append_field(upstream_head_, "authorization", *value);
+    }
   }
   upstream_head_ += "x-forwarded-for: ";
   if (forwarded_count > 0) {

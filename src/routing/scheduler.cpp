@@ -29,14 +29,15 @@ const Target* pick_target(const ModelRoute& model, Rng& rng) {
   return nullptr;  // unreachable while total_weight is the sum of the weights
 }
 
-int request_priority(const Snapshot& snapshot, const ModelRoute& model, std::string_view objective) {
+int request_priority(const Snapshot& snapshot, const ModelRoute& model, std::string_view objective,
+                     std::optional<int> key_priority) {
   if (!objective.empty()) {
     if (auto it = snapshot.objective_priorities.find(objective);
         it != snapshot.objective_priorities.end()) {
       return it->second;
     }
   }
-  return model.priority;
+  return key_priority.value_or(model.priority);
 }
 
 ViewOptions view_options(const Pool& pool, int priority) {
@@ -74,7 +75,8 @@ ScheduleResult schedule(const Snapshot& snapshot, const RequestContext& request,
   Decision decision;
   decision.model = snapshot.find_model(request.facts->model);
   if (!decision.model) return ErrorKind::model_not_found;
-  decision.priority = request_priority(snapshot, *decision.model, request.objective);
+  decision.priority =
+      request_priority(snapshot, *decision.model, request.objective, request.key_priority);
   const bool sheddable = decision.priority < 0;
   decision.target = pick_target(*decision.model, rng);
   if (!decision.target || !decision.target->pool) return ErrorKind::no_ready_endpoint;

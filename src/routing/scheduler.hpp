@@ -2,6 +2,7 @@
 // The proxy calls schedule() and record_dispatch() from infergate/routing.hpp.
 #pragma once
 
+#include <optional>
 #include <span>
 
 #include "infergate/routing.hpp"
@@ -13,13 +14,16 @@ namespace infergate {
 inline constexpr std::string_view kSessionHeader = "x-session-id";
 inline constexpr std::string_view kObjectiveHeader = "x-gateway-inference-objective";
 inline constexpr std::string_view kScoresHeader = "x-gateway-destination-endpoint-scores";
+inline constexpr std::string_view kApiKeyHeader = "x-api-key";  // Anthropic-style clients' key
 
 // One target of `model` drawn with probability weight / total_weight; never a weight-0 target.
 // nullptr when the model has no target with a positive weight.
 const Target* pick_target(const ModelRoute& model, Rng& rng);
 
-// The priority of a request: its objective's when the snapshot knows it, else its model's.
-int request_priority(const Snapshot& snapshot, const ModelRoute& model, std::string_view objective);
+// The priority of a request: its objective's when the snapshot knows it, else its API key's
+// default (`key_priority`), else its model's.
+int request_priority(const Snapshot& snapshot, const ModelRoute& model, std::string_view objective,
+                     std::optional<int> key_priority = std::nullopt);
 
 // What read_view needs from a pool's settings, for a request of `priority` (the batch slots
 // reserved for Critical count as full for the others).

@@ -35,6 +35,17 @@ std::unordered_map<std::string, std::shared_ptr<const SchedulerProfile>> index_p
   return index;
 }
 
+// Credentials of `previous` by file: a rebuild keeps the key already read.
+std::unordered_map<std::string, std::shared_ptr<UpstreamCredential>> index_credentials(
+    const Snapshot* previous) {
+  std::unordered_map<std::string, std::shared_ptr<UpstreamCredential>> index;
+  if (!previous) return index;
+  for (const auto& pool : previous->pools) {
+    if (pool->credential) index.emplace(pool->credential->file, pool->credential);
+  }
+  return index;
+}
+
 }  // namespace
 
 const ModelRoute* Snapshot::find_model(std::string_view name) const {
@@ -48,6 +59,7 @@ SnapshotPtr build_snapshot(const GatewayConfig& config, const Snapshot* previous
   auto snapshot = std::make_shared<Snapshot>();
   std::unordered_map<std::string_view, const Pool*> pools_by_name;
   const auto old_profiles = index_profiles(previous);
+  auto credentials = index_credentials(previous);
 
   for (const PoolConfig& pool_config : config.pools) {
     auto pool = std::make_unique<Pool>();
@@ -78,6 +90,14 @@ SnapshotPtr build_snapshot(const GatewayConfig& config, const Snapshot* previous
     }
     pool->saturation = pool_config.saturation;
     pool->queue = config.queue;
+    // With keys on, a client's key is the gateway's business, not the servers'.
+    pool->upstream_auth = pool_config.upstream_auth.mode.value_or(
+        config.auth.enabled ? UpstreamAuthMode::drop : UpstreamAuthMode::pass);
+    if (pool->upstream_auth == UpstreamAuthMode::replace) {
+      auto& credential = credentials[pool_config.upstream_auth.key_file];
+      if (!credential) credential = std::make_shared<UpstreamCredential>(pool_config.upstream_auth.key_file);
+      pool->credential = credential;
+    }
     pools_by_name.emplace(pool->name, pool.get());
     snapshot->pools.push_back(std::move(pool));
   }
