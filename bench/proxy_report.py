@@ -180,6 +180,24 @@ def main():
                   f"| {fmt(ratio(ig.get('add99'), pr.get('add99')), 2)} |")
         w("")
 
+    variants = [v for v in ("infergate-keys", "infergate-redis") if v in targets]
+    if "infergate" in targets and variants:
+        w("## API keys and limits / plain infergate\n")
+        w("The same gateway with the wrk script's key checked and its requests and tokens limits "
+          "charged (never reached): locally, or shared through Redis. Goal: keys + local limits "
+          ">= 0.97x req/s and <= +5 us p50; Redis-shared >= 0.90x and <= +20 us.\n")
+        w("| body | variant | req/s ratio | p50 over plain | p99 over plain |")
+        w("|---|---|---:|---:|---:|")
+        for size in sizes:
+            plain = results.get(("infergate", size), {})
+            for v in variants:
+                r = results.get((v, size), {})
+                d50 = r["add50"] - plain["add50"] if r.get("add50") is not None and plain.get("add50") is not None else None
+                d99 = r["add99"] - plain["add99"] if r.get("add99") is not None and plain.get("add99") is not None else None
+                w(f"| {size // 1024} KB | {v} | {fmt(ratio(r.get('rps'), plain.get('rps')), 3)} "
+                  f"| {fmt(d50, 0, ' us')} | {fmt(d99, 0, ' us')} |")
+        w("")
+
     stream_path = os.path.join(raw, "stream.json")
     if os.path.exists(stream_path):
         with open(stream_path) as f:

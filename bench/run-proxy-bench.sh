@@ -19,6 +19,7 @@
 # wake-up that crosses cores adds 50-70 us here, more than the hop we want to measure.
 #
 # usage: bench/run-proxy-bench.sh [--duration S] [--runs N] [--targets "direct infergate haproxy nginx"]
+#        (more targets: infergate-keys, infergate-redis: API keys with local or Redis-shared limits)
 #                                 [--sizes "2048 51200"] [--no-stream] [--no-strace] [--out FILE] [--raw DIR]
 # env:   INFERGATE_BIN, INFERGATE_SIM_BIN (default: build-bench/src/{app,sim}/...)
 # Writes bench/results/proxy-baseline.md (or --out) and raw outputs to bench/results/raw/.
@@ -148,8 +149,12 @@ declare -A URL=([direct]=$A)
 declare -A PROC=([direct]=sim_a)
 
 # --- infergate -------------------------------------------------------------------------------------
+# start_infergate NAME : "infergate" (no keys), "infergate-keys" (the wrk script's key, requests and
+# tokens limits high enough never to refuse, counted locally) or "infergate-redis" (the same limits
+# shared through a redis-server started here).
 start_infergate() {
-  local cfg=$WORK/infergate.yaml m
+  local name=$1 cfg=$WORK/$1.yaml m
+  [[ $name == infergate-redis ]] && start_redis
   {
     echo "listen: 127.0.0.1:0"
     echo "admin: 127.0.0.1:0"
@@ -160,13 +165,30 @@ start_infergate() {
     for m in bench-a bench-b bench-stream; do
       echo "  - {name: $m, targets: [{pool: pool-${MODEL_POOL[$m]}}]}"
     done
+    if [[ $name != infergate ]]; then
+      echo "auth:"
+      echo "  keys:"
+      echo "    - {name: bench, team: bench, key: bench, limits: {requests_per_minute: 1000000000, tokens_per_minute: 1000000000000}}"
+    fi
+    if [[ $name == infergate-redis ]]; then
+      echo "limits:"
+      echo "  store: redis://127.0.0.1:$REDIS_PORT"
+    fi
   } >"$cfg"
-  cp "$cfg" "$RAW/infergate.yaml"
-  start infergate "$PROXY_CORE" "$GW_BIN" --config "$cfg" --listen 127.0.0.1:0 \
+  cp "$cfg" "$RAW/$name.yaml"
+  start "$name" "$PROXY_CORE" "$GW_BIN" --config "$cfg" --listen 127.0.0.1:0 \
     --admin 127.0.0.1:0 --workers 1
-  wait_lines infergate listening 1
-  URL[infergate]=$(addr_of infergate listening)
-  PROC[infergate]=infergate
+  wait_lines "$name" listening 1
+  URL[$name]=$(addr_of "$name" listening)
+  PROC[$name]=$name
+}
+
+# start_redis : a redis-server on a free port (pinned with the simulators): REDIS_PORT.
+start_redis() {
+  REDIS_PORT=$(free_port)
+  start redis "$PROXY_CORE" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' \
+    --appendonly no
+  wait_port redis "$REDIS_PORT"
 }
 
 # --- HAProxy ---------------------------------------------------------------------------------------
@@ -234,7 +256,7 @@ start_nginx() {
 for t in $TARGETS; do
   case $t in
     direct) ;;
-    infergate) start_infergate ;;
+    infergate|infergate-keys|infergate-redis) start_infergate "$t" ;;
     haproxy) start_haproxy haproxy 1 ;;
     nginx) start_nginx ;;
     *) log "unknown target $t"; exit 2 ;;
