@@ -244,6 +244,20 @@ class HelmChartTest(ManifestTest):
         self.assertEqual(config["kubernetes"]["gateway"], {"name": "edge", "namespace": RELEASE_NS})
         self.assertEqual(config["models"], [{"name": "m", "pool": "p"}])
         self.assertNotIn(one(docs, "PodDisruptionBudget")["spec"]["minAvailable"], (0, None))
+        self.assertNotIn("auth", config)  # no keys Secret: no auth block
+        self.assertNotIn("limits", config)
+
+    def test_keys_secret_and_redis_reach_the_config_and_the_pod(self):
+        docs = helm_template(**{"auth.keysSecret": "team-keys",
+                                "limits.store": "redis://redis.infra:6379"})
+        config = yaml.safe_load(one(docs, "ConfigMap")["data"]["gateway.yaml"])
+        self.assertEqual(config["auth"], {"keys_dir": "/etc/infergate-keys"})
+        self.assertEqual(config["limits"], {"store": "redis://redis.infra:6379",
+                                            "on_store_error": "allow"})
+        pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+        self.assertIn({"name": "keys", "secret": {"secretName": "team-keys"}}, pod["volumes"])
+        mounts = pod["containers"][0]["volumeMounts"]
+        self.assertIn({"name": "keys", "mountPath": "/etc/infergate-keys", "readOnly": True}, mounts)
 
 
 class HelmTemplateSyntaxTest(unittest.TestCase):

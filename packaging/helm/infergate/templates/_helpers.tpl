@@ -56,6 +56,15 @@ kubernetes:
   resync: {{ .Values.kubernetes.resync }}
   crd_recheck: {{ .Values.kubernetes.crdRecheck }}
 {{- end }}
+{{- if .Values.auth.keysSecret }}
+auth:
+  keys_dir: /etc/infergate-keys
+{{- end }}
+{{- if .Values.limits.store }}
+limits:
+  store: {{ .Values.limits.store | quote }}
+  on_store_error: {{ .Values.limits.onStoreError }}
+{{- end }}
 {{- with .Values.config.extra }}
 {{ . }}
 {{- end }}
