@@ -5,13 +5,11 @@ metrics, and the SIGTERM drain.
 Run: INFERGATE_BIN=build/src/app/infergate INFERGATE_SIM_BIN=build/src/sim/infergate-sim \
      python3 tests/integration/gateway_resilience_test.py
 """
-import http.server
 import json
 import os
 import signal
 import socket
 import sys
-import threading
 import time
 import unittest
 
@@ -38,35 +36,6 @@ models:
 
 def admin_port(gw):
     return int(gw.admin.rsplit(":", 1)[1])
-
-
-def recording_upstream(test, reply, extra_headers=()):
-    """A plain HTTP/1.1 server on loopback that answers every POST with `reply` (JSON) plus
-    `extra_headers`, and records what it got: a list of (path, headers lowercased, body)."""
-    seen = []
-
-    class Upstream(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self):
-            seen.append((self.path, {k.lower(): v for k, v in self.headers.items()},
-                         self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(reply)))
-            for name, value in extra_headers:
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    test.addCleanup(server.server_close)
-    test.addCleanup(server.shutdown)
-    return server.server_address[1], seen
 
 
 class GatewayResilienceTest(unittest.TestCase):
@@ -199,7 +168,7 @@ class GatewayResilienceTest(unittest.TestCase):
     # --- what is forwarded -----------------------------------------------------------------
 
     def test_audio_form_is_routed_by_its_model_field_and_rewritten_in_place(self):
-        port, seen = recording_upstream(self, b'{"text":"hello"}')
+        port, seen = harness.recording_upstream(self, b'{"text":"hello"}')
         audio = f"127.0.0.1:{port}"
         gw = harness.start_gateway(f"""
 workers: 1
@@ -237,7 +206,7 @@ models:
         self.assertEqual(len(seen), 1)
 
     def test_forwarded_headers(self):
-        port, seen = recording_upstream(self, b'{"ok":true}',
+        port, seen = harness.recording_upstream(self, b'{"ok":true}',
                                         (("Keep-Alive", "timeout=5"), ("X-Upstream", "yes")))
         gw = self.gateway([port], "debug_headers: true")
         body = b'{"model":"Qwen/Qwen3-0.6B","messages":[]}'

@@ -4,6 +4,7 @@ their ready lines (never sleep), talk raw HTTP/1.1, and always stop what we star
 Contract with the binaries: once a listener is bound, the process prints one line to stdout,
 `listening HOST:PORT` (`admin HOST:PORT` for the gateway's admin listener), and flushes.
 """
+import http.server
 import json
 import os
 import select
@@ -11,6 +12,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 SIM_BIN = os.environ.get("INFERGATE_SIM_BIN", "build/src/sim/infergate-sim")
@@ -253,3 +255,32 @@ class HttpReader:
                 body = self.buf
             self.buf = b""
         return status, headers, body
+
+
+def recording_upstream(test, reply, extra_headers=()):
+    """A plain HTTP/1.1 server on loopback that answers every POST with `reply` (JSON) plus
+    `extra_headers`, and records what it got: a list of (path, headers lowercased, body)."""
+    seen = []
+
+    class Upstream(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            seen.append((self.path, {k.lower(): v for k, v in self.headers.items()},
+                         self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            for name, value in extra_headers:
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    test.addCleanup(server.server_close)
+    test.addCleanup(server.shutdown)
+    return server.server_address[1], seen
