@@ -45,7 +45,13 @@ tcp::socket& UpstreamLease::tls_socket() noexcept { return tls_stream_->stream.n
 
 net::awaitable<ReadResult> UpstreamLease::tls_read_some(net::mutable_buffer buffer) {
   auto read = tls_stream_->stream.async_read_some(buffer, kTuple);
-  co_return co_await std::move(read);
+  ReadResult result = co_await std::move(read);
+  // A TLS alert, not an end of stream: under TLS 1.3 a server that refuses the client
+  // certificate says so only after the client's handshake is done, at the first read.
+  if (const auto& ec = std::get<0>(result); ec && ec.category() == net::error::get_ssl_category()) {
+    tls_->fail(UpstreamTlsFailure::handshake, endpoint_->name, ec.message());
+  }
+  co_return result;
 }
 
 net::awaitable<error_code> UpstreamLease::write_tls(std::span<const net::const_buffer> buffers) {
