@@ -131,38 +131,44 @@ void expire_entries(Entries& idle, Clock::time_point now, std::chrono::milliseco
 
 }  // namespace
 
-void UpstreamPool::expire(Slot& slot, Clock::time_point now) {
+void UpstreamPool::expire_plain(Slot& slot, Clock::time_point now) {
   expire_entries(slot.idle, now, limits_.idle_timeout, [](Idle& idle) {
     error_code ignored;
     idle.socket.close(ignored);
   });
+}
+
+void UpstreamPool::expire(Slot& slot, Clock::time_point now) {
+  expire_plain(slot, now);
   for (TlsIdle& t : slot.tls) {
     expire_entries(t.idle, now, limits_.idle_timeout, [](IdleTls& idle) { close(*idle.stream); });
   }
 }
 
-UpstreamLease UpstreamPool::take_tls(Slot& s, const EndpointPtr& endpoint,
-                                     const UpstreamTlsPtr& tls) {
-  UpstreamLease lease;
+void UpstreamPool::take_tls(UpstreamLease& lease, Slot& s, const EndpointPtr& endpoint,
+                            const UpstreamTlsPtr& tls) {
   TlsIdle& t = tls_idle(s, tls);
-  if (t.idle.empty()) return lease;
+  if (t.idle.empty()) return;
   expire(s, Clock::now());
-  if (t.idle.empty()) return lease;
+  if (t.idle.empty()) return;
   lease.pool_ = this;
   lease.endpoint_ = endpoint;
   lease.tls_ = tls.get();
   lease.tls_stream_ = std::move(t.idle.back().stream);
   lease.reused_ = true;
   t.idle.pop_back();
-  return lease;
 }
 
 UpstreamLease UpstreamPool::take(const EndpointPtr& endpoint, const UpstreamTlsPtr& tls) {
-  Slot& s = slot(endpoint);
-  if (tls) return take_tls(s, endpoint, tls);
+  // One named lease for every return: the plain path keeps its copy elision.
   UpstreamLease lease;
+  Slot& s = slot(endpoint);
+  if (tls) {
+    take_tls(lease, s, endpoint, tls);
+    return lease;
+  }
   if (s.idle.empty()) return lease;
-  expire(s, Clock::now());
+  expire_plain(s, Clock::now());
   if (s.idle.empty()) return lease;
   lease.pool_ = this;
   lease.endpoint_ = endpoint;
@@ -228,7 +234,7 @@ net::awaitable<error_code> UpstreamPool::connect(UpstreamLease& lease) {
 void UpstreamPool::put(const EndpointPtr& endpoint, tcp::socket socket) {
   Slot& s = slot(endpoint);
   const auto now = Clock::now();
-  expire(s, now);
+  expire_plain(s, now);
   if (s.idle.size() >= limits_.max_idle_per_endpoint) {
     error_code ignored;
     socket.close(ignored);

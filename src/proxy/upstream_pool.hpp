@@ -139,8 +139,10 @@ class UpstreamPool {
   TlsIdle& tls_idle(Slot& slot, const UpstreamTlsPtr& tls);
   void put(const EndpointPtr& endpoint, tcp::socket socket);
   void put(const EndpointPtr& endpoint, const UpstreamTls* tls, UpstreamTlsStreamPtr stream);
-  void expire(Slot& slot, Clock::time_point now);
-  UpstreamLease take_tls(Slot& slot, const EndpointPtr& endpoint, const UpstreamTlsPtr& tls);
+  void expire(Slot& slot, Clock::time_point now);        // plain and TLS
+  void expire_plain(Slot& slot, Clock::time_point now);  // the plain path's: TLS lists untouched
+  void take_tls(UpstreamLease& lease, Slot& slot, const EndpointPtr& endpoint,
+                const UpstreamTlsPtr& tls);
 
   net::any_io_executor executor_;
   PoolLimits limits_;
