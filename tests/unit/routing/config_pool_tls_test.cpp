@@ -61,3 +61,14 @@ TEST_CASE("pool tls: located errors") {
     CHECK(issues[0].message.find(c.message) != std::string::npos);
   }
 }
+
+TEST_CASE("kubernetes.pool_defaults.tls: every cluster pool's upstream TLS") {
+  const GatewayConfig config = load_config_string(R"(
+kubernetes:
+  enabled: true
+  pool_defaults:
+    tls: {ca_file: /etc/infergate/upstream/ca.crt}
+)", "test.yaml");
+  CHECK(config.kubernetes.pool_defaults.tls ==
+        UpstreamTlsConfig{true, "/etc/infergate/upstream/ca.crt", "", "", "", true});
+}
