@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -54,6 +55,10 @@ struct UpstreamCredential {
 
 class SchedulerProfile;  // src/routing/profile.hpp
 struct MetricsMapping;   // src/routing/metrics_text.hpp
+// What the proxy needs to speak TLS to a pool's servers (its OpenSSL context, counters): opaque
+// here, defined and built by src/proxy (proxy/upstream_tls.hpp), so routing needs no TLS headers.
+struct UpstreamTls;
+using UpstreamTlsPtr = std::shared_ptr<const UpstreamTls>;
 
 struct Pool {
   std::string name;
@@ -65,6 +70,7 @@ struct Pool {
   QueueConfig queue;
   UpstreamAuthMode upstream_auth = UpstreamAuthMode::pass;  // resolved: never unset here
   std::shared_ptr<UpstreamCredential> credential;           // set when upstream_auth is replace
+  UpstreamTlsPtr tls;  // null: plain TCP to the servers; never null when the config enables TLS
 };
 
 struct Target {
@@ -97,8 +103,16 @@ struct Snapshot {
 };
 using SnapshotPtr = std::shared_ptr<const Snapshot>;
 
+// Makes a pool's TLS handle from its config (PoolConfig::tls.enabled) at snapshot build, on the
+// building thread. Must not return null: a context that cannot be built is a handle that says
+// why (its connects then fail). src/proxy provides it (UpstreamTlsCache::factory()).
+using UpstreamTlsFactory = std::function<UpstreamTlsPtr(const PoolConfig&)>;
+
 // Builds a snapshot from config, reusing Endpoint objects from `previous` where addresses match.
-SnapshotPtr build_snapshot(const GatewayConfig& config, const Snapshot* previous = nullptr);
+// A pool with TLS enabled gets its handle from `tls`; without a factory such a config throws
+// std::invalid_argument (never a silent fall back to plain TCP).
+SnapshotPtr build_snapshot(const GatewayConfig& config, const Snapshot* previous = nullptr,
+                           const UpstreamTlsFactory& tls = {});
 
 // Where one request goes: the target chosen by weight, and endpoints in order of preference
 // (first choice, then fallbacks the proxy walks on connect failure).

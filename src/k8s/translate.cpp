@@ -28,6 +28,7 @@ namespace d = decode;
 
 struct PoolEntry {
   d::Pool spec;
+  UpstreamTlsConfig tls;  // the pool defaults' with the pool's annotations applied
   std::vector<HostPort> endpoints;
   std::map<std::string, const d::InferenceModel*, std::less<>> models;  // modelName -> object
 };
@@ -102,14 +103,47 @@ class Translator {
                                        [&](const std::string& j) { return d::pool(j, legacy); });
       for (auto& spec : specs) {
         const std::string key = spec.meta.key();
-        if (pools_.contains(key)) {
+        if (pools_.contains(key) || tls_refused_.contains(key)) {
           problem("InferencePool", key, fmt::format("{} pool shadowed by the {} pool of the same name",
                                                     d::kLegacyInferenceGroup, d::kInferenceGroup));
           continue;
         }
-        pools_.emplace(key, PoolEntry{std::move(spec), {}, {}});
+        std::string tls_problem;
+        UpstreamTlsConfig tls = upstream_tls(spec.tls, tls_problem);
+        if (!tls_problem.empty()) {
+          problem("InferencePool", key, std::move(tls_problem));
+          tls_refused_.insert(key);  // nor does a legacy pool of the same name stand in, in clear
+          continue;
+        }
+        pools_.emplace(key, PoolEntry{std::move(spec), std::move(tls), {}, {}});
       }
     }
+  }
+
+  // The pool defaults' tls with the annotations set on the pool; `problem` when the result
+  // is not one to run: TLS settings on a pool that does not turn TLS on, a certificate without
+  // its key.
+  UpstreamTlsConfig upstream_tls(const d::PoolTls& a, std::string& problem) const {
+    UpstreamTlsConfig tls = options_.pool_defaults.tls;
+    if (!a.problem.empty()) {
+      problem = a.problem;
+      return tls;
+    }
+    if (a.enabled) tls.enabled = *a.enabled;
+    if (a.verify) tls.verify = *a.verify;
+    if (a.server_name) tls.server_name = *a.server_name;
+    if (a.ca_file) tls.ca_file = *a.ca_file;
+    if (a.cert_file) tls.cert_file = *a.cert_file;
+    if (a.key_file) tls.key_file = *a.key_file;
+    const bool settings = a.verify || a.server_name || a.ca_file || a.cert_file || a.key_file;
+    if (!tls.enabled && settings) {
+      problem = fmt::format("{}-* annotations set but TLS is off (add {}: \"true\")",
+                            d::kUpstreamTlsAnnotation, d::kUpstreamTlsAnnotation);
+    } else if (tls.enabled && tls.cert_file.empty() != tls.key_file.empty()) {
+      problem = fmt::format("{}-cert-file and {}-key-file go together", d::kUpstreamTlsAnnotation,
+                            d::kUpstreamTlsAnnotation);
+    }
+    return tls;
   }
 
   void read_pods() {
@@ -423,6 +457,7 @@ class Translator {
       PoolConfig pool = options_.pool_defaults;
       pool.name = key;
       pool.endpoints = entry.endpoints;
+      pool.tls = entry.tls;
       out_.pools.push_back(std::move(pool));
     }
     for (auto& [name, model] : routed_) out_.models.push_back(std::move(model));
@@ -435,6 +470,7 @@ class Translator {
   const TranslateOptions& options_;
   ClusterRoutes out_;
   std::map<std::string, PoolEntry> pools_;
+  std::set<std::string> tls_refused_;  // pools skipped for their upstream TLS annotations
   std::vector<d::Grant> grants_;
   std::vector<d::InferenceModel> inference_models_;
   std::vector<d::Route> routes_;

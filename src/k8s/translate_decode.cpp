@@ -209,6 +209,52 @@ std::string pool_ref(element spec, std::string& problem) {
   return text(*ref, "name");
 }
 
+std::optional<bool> boolean(std::string_view value) {
+  if (value == "true") return true;
+  if (value == "false") return false;
+  return std::nullopt;
+}
+
+// metadata.annotations infergate.io/upstream-tls*; false (and `problem`) on a value that is not
+// "true"/"false" where one is expected, or an annotation of the family infergate does not know
+// (a typo must not leave a pool in clear text).
+bool upstream_tls(element doc, PoolTls& out, std::string& problem) {
+  const auto annotations = path(doc, "/metadata/annotations");
+  object o;
+  if (!annotations || annotations->get_object().get(o) != simdjson::SUCCESS) return true;
+  for (auto [key, value] : o) {
+    if (!key.starts_with(kUpstreamTlsAnnotation)) continue;
+    std::string_view v;
+    if (value.get_string().get(v) != simdjson::SUCCESS) {
+      problem = fmt::format("annotation {} is not a string", key);
+      return false;
+    }
+    const std::string_view suffix = key.substr(kUpstreamTlsAnnotation.size());
+    std::optional<bool>* flag = suffix.empty() ? &out.enabled : suffix == "-verify" ? &out.verify : nullptr;
+    std::optional<std::string>* text_field = suffix == "-server-name" ? &out.server_name
+                                             : suffix == "-ca-file"   ? &out.ca_file
+                                             : suffix == "-cert-file" ? &out.cert_file
+                                             : suffix == "-key-file"  ? &out.key_file
+                                                                      : nullptr;
+    if (flag) {
+      *flag = boolean(v);
+      if (!*flag) {
+        problem = fmt::format("annotation {}: expected \"true\" or \"false\", got '{}'", key, v);
+        return false;
+      }
+    } else if (text_field) {
+      *text_field = std::string(v);
+    } else {
+      problem = fmt::format("unknown annotation {} (known: {}, {}-server-name, {}-ca-file, "
+                            "{}-cert-file, {}-key-file, {}-verify)", key, kUpstreamTlsAnnotation,
+                            kUpstreamTlsAnnotation, kUpstreamTlsAnnotation, kUpstreamTlsAnnotation,
+                            kUpstreamTlsAnnotation, kUpstreamTlsAnnotation);
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 Decoded<Pool> pool(std::string_view json, bool legacy) {
@@ -217,6 +263,7 @@ Decoded<Pool> pool(std::string_view json, bool legacy) {
   Decoded<Pool> out;
   Pool p;
   if (!open(parser, json, doc, p.meta, out.problem)) return out;
+  upstream_tls(doc, p.tls, p.tls.problem);
   const auto spec = field(doc, "spec");
   const auto selector = spec ? path(*spec, legacy ? "/selector" : "/selector/matchLabels") : std::nullopt;
   if (!selector) {

@@ -23,10 +23,23 @@ struct Meta {
   std::string key() const { return ns + "/" + name; }
 };
 
+// The infergate.io/upstream-tls* annotations of an InferencePool (docs/kubernetes.md), as
+// written: each one set overrides that field of the pool defaults' `tls` (translate.cpp).
+inline constexpr std::string_view kUpstreamTlsAnnotation = "infergate.io/upstream-tls";
+struct PoolTls {
+  std::optional<bool> enabled;  // infergate.io/upstream-tls: "true" | "false"
+  std::optional<bool> verify;   // ...-verify
+  std::optional<std::string> server_name, ca_file, cert_file, key_file;  // ...-server-name etc.
+  // Why the annotations cannot be applied (a bad value, an unknown name). The pool still decodes,
+  // so it shadows a legacy pool of the same name, and the translator refuses it.
+  std::string problem;
+};
+
 struct Pool {
   Meta meta;
   std::map<std::string, std::string> selector;
   std::vector<std::uint16_t> ports;  // distinct, in spec order
+  PoolTls tls;
 };
 
 struct Pod {

@@ -2,6 +2,7 @@
 // thread (the caller's), and the drain.
 #include "proxy/gateway.hpp"
 #include "proxy/tls.hpp"
+#include "proxy/upstream_tls.hpp"
 
 #include <csignal>
 #include <optional>
@@ -17,6 +18,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <prometheus/metric_family.h>
 #include <spdlog/spdlog.h>
 
 #include "proxy/admin.hpp"
@@ -50,8 +52,10 @@ std::string show(const tcp::endpoint& e) {
 struct Gateway::Impl {
   explicit Impl(GatewayConfig c)
       : config(std::move(c)),
-        snapshots(build_snapshot(config)),
-        admin(control, metrics, snapshots, ready) {}
+        snapshots(build_snapshot(config, nullptr, upstream_tls.factory())),
+        admin(control, metrics, snapshots, ready) {
+    metrics.add_collector([this] { return upstream_tls.collect(); });
+  }
 
   net::awaitable<void> wait_for_signals();
   net::awaitable<void> wait_for_reloads();
@@ -63,6 +67,7 @@ struct Gateway::Impl {
   }
 
   GatewayConfig config;
+  UpstreamTlsCache upstream_tls;  // before the snapshots: their pools hold its handles
   SnapshotHolder snapshots;
   Metrics metrics;
   WaitRoom waits{snapshots, metrics};
@@ -197,7 +202,7 @@ void Gateway::replace_routes(GatewayConfig table, std::function<void()> in_use) 
     const SnapshotPtr previous = m.snapshots.load();
     SnapshotPtr snapshot;
     try {
-      snapshot = build_snapshot(next, previous.get());
+      snapshot = build_snapshot(next, previous.get(), m.upstream_tls.factory());
     } catch (const std::exception& e) {  // the last good table stays
       spdlog::error("routes not replaced: {}", e.what());
       return;

@@ -33,6 +33,13 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
   out += kCrlf;
 }
 
+const UpstreamTlsPtr kPlainTcp;
+
+// The TLS handle of the decision's pool; null: plain TCP to its servers.
+const UpstreamTlsPtr& pool_tls(const Decision& decision) {
+  return decision.target && decision.target->pool ? decision.target->pool->tls : kPlainTcp;
+}
+
 // Clears the session's pointer to a lease before the lease dies (declared after it).
 struct UpstreamInUse {
   UpstreamLease*& slot;
@@ -160,14 +167,15 @@ net::awaitable<void> Session::relay(const Decision& decision, std::string_view b
   bool fresh_only = false;  // after a stale pooled connection: a new one to the same endpoint
   const Endpoint* dispatched_to = nullptr;
   PendingPrefill prefill;  // the prompt, on the endpoint it was sent to, until the first body byte
+  const UpstreamTlsPtr& tls = pool_tls(decision);
   std::size_t index = 0;
   while (index < tries) {
     const EndpointPtr& endpoint = decision.endpoints[attempt_order_[index]];
     InFlight in_flight(endpoint);
     UpstreamLease lease;
-    if (!fresh_only) lease = worker_.pool().take(endpoint);
+    if (!fresh_only) lease = worker_.pool().take(endpoint, tls);
     if (!lease) {
-      lease = worker_.pool().open(endpoint);
+      lease = worker_.pool().open(endpoint, tls);
       UpstreamInUse in_use(upstream_, lease);
       set_deadline(Phase::connect, config.timeouts.connect);
       auto connect = worker_.pool().connect(lease);
@@ -231,7 +239,7 @@ net::awaitable<void> Session::relay(const Decision& decision, std::string_view b
 
 net::awaitable<Session::Attempt> Session::exchange(UpstreamLease& lease, std::string_view body) {
   std::array<net::const_buffer, 2> request{net::buffer(upstream_head_), net::buffer(body)};
-  auto write = write_fully(lease.socket(), request);
+  auto write = lease.tls() ? lease.write_tls(request) : write_fully(lease.socket(), request);
   const boost::system::error_code wec = co_await std::move(write);
   if (client_gone_) co_return Attempt::gone;
   if (wec) {
@@ -264,7 +272,7 @@ net::awaitable<Session::Attempt> Session::exchange(UpstreamLease& lease, std::st
     }
     const std::size_t room = read_room(upstream_in_);
     if (room == 0) co_return Attempt::failed;  // a response head above our limit
-    auto read = lease.socket().async_read_some(upstream_in_.prepare(room), kTuple);
+    auto read = lease.read_some(upstream_in_.prepare(room));
     auto [rec, n] = co_await std::move(read);
     if (client_gone_) co_return Attempt::gone;
     if (rec) {
@@ -373,7 +381,7 @@ net::awaitable<void> Session::stream(UpstreamLease& lease, const EndpointPtr& en
     boost::system::error_code rec = http::error::header_limit;  // a chunk line above our buffer
     std::size_t n = 0;
     if (room > 0) {
-      auto read = lease.socket().async_read_some(upstream_in_.prepare(room), kTuple);
+      auto read = lease.read_some(upstream_in_.prepare(room));
       auto [read_ec, read_n] = co_await std::move(read);
       rec = read_ec;
       n = read_n;

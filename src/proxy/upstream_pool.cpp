@@ -3,13 +3,29 @@
 
 #include <algorithm>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/address.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "proxy/upstream_tls.hpp"
 
 namespace infergate::proxy {
 
 using boost::system::error_code;
+
+namespace {
+
+constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+
+void close(UpstreamTlsStream& s) noexcept {
+  // No close_notify: the connection is dropped (expired, or the response was cut), and a
+  // synchronous TLS shutdown could block on a server that does not read.
+  error_code ignored;
+  s.stream.next_layer().close(ignored);
+}
+
+}  // namespace
+
+void UpstreamTlsStreamDelete::operator()(UpstreamTlsStream* s) const noexcept { delete s; }
 
 UpstreamLease& UpstreamLease::operator=(UpstreamLease&& other) noexcept {
   if (this != &other) {
@@ -18,12 +34,45 @@ UpstreamLease& UpstreamLease::operator=(UpstreamLease&& other) noexcept {
     endpoint_ = std::move(other.endpoint_);
     socket_ = std::move(other.socket_);
     other.socket_.reset();
+    tls_stream_ = std::move(other.tls_stream_);
+    tls_ = other.tls_;
     reused_ = other.reused_;
   }
   return *this;
 }
 
+tcp::socket& UpstreamLease::tls_socket() noexcept { return tls_stream_->stream.next_layer(); }
+
+net::awaitable<ReadResult> UpstreamLease::tls_read_some(net::mutable_buffer buffer) {
+  auto read = tls_stream_->stream.async_read_some(buffer, kTuple);
+  ReadResult result = co_await std::move(read);
+  // A TLS alert, not an end of stream: under TLS 1.3 a server that refuses the client
+  // certificate says so only after the client's handshake is done, at the first read.
+  if (const auto& ec = std::get<0>(result); ec && ec.category() == net::error::get_ssl_category()) {
+    tls_->fail(UpstreamTlsFailure::handshake, endpoint_->name, ec.message());
+  }
+  co_return result;
+}
+
+net::awaitable<error_code> UpstreamLease::write_tls(std::span<const net::const_buffer> buffers) {
+  // One record for the head and the body: the engine would make one per buffer.
+  UpstreamTlsStream& s = *tls_stream_;
+  s.out.clear();
+  for (const auto& b : buffers) s.out.append(static_cast<const char*>(b.data()), b.size());
+  auto write = net::async_write(s.stream, net::buffer(s.out), kTuple);
+  auto [ec, n] = co_await std::move(write);
+  co_return ec;
+}
+
 void UpstreamLease::give_back() {
+  if (tls_stream_) {
+    if (!pool_ || !tls_stream_->stream.next_layer().is_open()) {
+      discard();
+      return;
+    }
+    pool_->put(endpoint_, tls_, std::move(tls_stream_));
+    return;
+  }
   if (!socket_ || !pool_ || !socket_->is_open()) {
     discard();
     return;
@@ -38,6 +87,10 @@ void UpstreamLease::discard() noexcept {
     socket_->close(ignored);
     socket_.reset();
   }
+  if (tls_stream_) {
+    close(*tls_stream_);
+    tls_stream_.reset();
+  }
 }
 
 UpstreamPool::UpstreamPool(net::any_io_executor executor, PoolLimits limits)
@@ -49,22 +102,73 @@ UpstreamPool::Slot& UpstreamPool::slot(const EndpointPtr& endpoint) {
   return it->second;
 }
 
-void UpstreamPool::expire(Slot& slot, Clock::time_point now) {
-  std::size_t stale = 0;
-  while (stale < slot.idle.size() && now - slot.idle[stale].since > limits_.idle_timeout) ++stale;
-  if (stale == 0) return;
-  for (std::size_t i = 0; i < stale; ++i) {
-    error_code ignored;
-    slot.idle[i].socket.close(ignored);
+UpstreamPool::TlsIdle& UpstreamPool::tls_idle(Slot& slot, const UpstreamTlsPtr& tls) {
+  for (TlsIdle& t : slot.tls) {
+    if (t.tls == tls) return t;
   }
-  slot.idle.erase(slot.idle.begin(), slot.idle.begin() + static_cast<std::ptrdiff_t>(stale));
+  // A handle no snapshot holds any more, with nothing idle: its place is free.
+  for (TlsIdle& t : slot.tls) {
+    if (t.idle.empty() && t.tls.use_count() == 1) {
+      t.tls = tls;
+      return t;
+    }
+  }
+  return slot.tls.emplace_back(TlsIdle{tls, {}});
 }
 
-UpstreamLease UpstreamPool::take(const EndpointPtr& endpoint) {
+namespace {
+
+// Closes and drops the idle entries (oldest first) older than the idle timeout.
+template <typename Entries, typename Close>
+void expire_entries(Entries& idle, Clock::time_point now, std::chrono::milliseconds timeout,
+                    Close&& close_one) {
+  std::size_t stale = 0;
+  while (stale < idle.size() && now - idle[stale].since > timeout) ++stale;
+  if (stale == 0) return;
+  for (std::size_t i = 0; i < stale; ++i) close_one(idle[i]);
+  idle.erase(idle.begin(), idle.begin() + static_cast<std::ptrdiff_t>(stale));
+}
+
+}  // namespace
+
+void UpstreamPool::expire_plain(Slot& slot, Clock::time_point now) {
+  expire_entries(slot.idle, now, limits_.idle_timeout, [](Idle& idle) {
+    error_code ignored;
+    idle.socket.close(ignored);
+  });
+}
+
+void UpstreamPool::expire(Slot& slot, Clock::time_point now) {
+  expire_plain(slot, now);
+  for (TlsIdle& t : slot.tls) {
+    expire_entries(t.idle, now, limits_.idle_timeout, [](IdleTls& idle) { close(*idle.stream); });
+  }
+}
+
+void UpstreamPool::take_tls(UpstreamLease& lease, Slot& s, const EndpointPtr& endpoint,
+                            const UpstreamTlsPtr& tls) {
+  TlsIdle& t = tls_idle(s, tls);
+  if (t.idle.empty()) return;
+  expire(s, Clock::now());
+  if (t.idle.empty()) return;
+  lease.pool_ = this;
+  lease.endpoint_ = endpoint;
+  lease.tls_ = tls.get();
+  lease.tls_stream_ = std::move(t.idle.back().stream);
+  lease.reused_ = true;
+  t.idle.pop_back();
+}
+
+UpstreamLease UpstreamPool::take(const EndpointPtr& endpoint, const UpstreamTlsPtr& tls) {
+  // One named lease for every return: the plain path keeps its copy elision.
   UpstreamLease lease;
   Slot& s = slot(endpoint);
+  if (tls) {
+    take_tls(lease, s, endpoint, tls);
+    return lease;
+  }
   if (s.idle.empty()) return lease;
-  expire(s, Clock::now());
+  expire_plain(s, Clock::now());
   if (s.idle.empty()) return lease;
   lease.pool_ = this;
   lease.endpoint_ = endpoint;
@@ -74,15 +178,26 @@ UpstreamLease UpstreamPool::take(const EndpointPtr& endpoint) {
   return lease;
 }
 
-UpstreamLease UpstreamPool::open(const EndpointPtr& endpoint) {
+UpstreamLease UpstreamPool::open(const EndpointPtr& endpoint, const UpstreamTlsPtr& tls) {
   UpstreamLease lease;
   lease.pool_ = this;
   lease.endpoint_ = endpoint;
-  lease.socket_.emplace(executor_);
+  if (!tls) {
+    lease.socket_.emplace(executor_);
+    return lease;
+  }
+  // The slot keeps the handle alive as long as the lease can come back to it.
+  lease.tls_ = tls_idle(slot(endpoint), tls).tls.get();
+  // Without a context the lease stays without a socket: connect() fails it.
+  if (tls->context) lease.tls_stream_.reset(new UpstreamTlsStream(executor_, *tls));
   return lease;
 }
 
 net::awaitable<error_code> UpstreamPool::connect(UpstreamLease& lease) {
+  if (lease.tls_ && !lease.tls_stream_) {
+    lease.tls_->fail(UpstreamTlsFailure::context, lease.endpoint()->name, lease.tls_->error);
+    co_return upstream_tls_unavailable();
+  }
   Slot& s = slot(lease.endpoint());
   if (!s.address) {
     const HostPort& hp = lease.endpoint()->address;
@@ -108,20 +223,40 @@ net::awaitable<error_code> UpstreamPool::connect(UpstreamLease& lease) {
   auto [cec] = co_await std::move(op);
   if (cec) co_return cec;
   socket.set_option(tcp::no_delay(true), ec);
-  socket.non_blocking(true, ec);  // writes try once synchronously (Session::write_fully)
-  co_return error_code{};
+  if (!lease.tls_stream_) {
+    socket.non_blocking(true, ec);  // writes try once synchronously (Session::write_fully)
+    co_return error_code{};
+  }
+  auto handshake = upstream_tls_handshake(*lease.tls_stream_, *lease.endpoint());
+  co_return co_await std::move(handshake);
 }
 
 void UpstreamPool::put(const EndpointPtr& endpoint, tcp::socket socket) {
   Slot& s = slot(endpoint);
   const auto now = Clock::now();
-  expire(s, now);
+  expire_plain(s, now);
   if (s.idle.size() >= limits_.max_idle_per_endpoint) {
     error_code ignored;
     socket.close(ignored);
     return;
   }
   s.idle.push_back(Idle{std::move(socket), now});
+}
+
+void UpstreamPool::put(const EndpointPtr& endpoint, const UpstreamTls* tls,
+                       UpstreamTlsStreamPtr stream) {
+  Slot& s = slot(endpoint);
+  const auto now = Clock::now();
+  expire(s, now);
+  for (TlsIdle& t : s.tls) {
+    if (t.tls.get() != tls) continue;
+    if (t.idle.size() < limits_.max_idle_per_endpoint) {
+      t.idle.push_back(IdleTls{std::move(stream), now});
+      return;
+    }
+    break;
+  }
+  close(*stream);  // over the bound, or a handle the slot no longer holds (not expected)
 }
 
 void UpstreamPool::expire_idle() {
@@ -136,12 +271,19 @@ void UpstreamPool::close_idle() {
       idle.socket.close(ignored);
     }
     s.idle.clear();
+    for (TlsIdle& t : s.tls) {
+      for (IdleTls& idle : t.idle) close(*idle.stream);
+      t.idle.clear();
+    }
   }
 }
 
 std::size_t UpstreamPool::idle_count() const noexcept {
   std::size_t n = 0;
-  for (const auto& [key, s] : slots_) n += s.idle.size();
+  for (const auto& [key, s] : slots_) {
+    n += s.idle.size();
+    for (const TlsIdle& t : s.tls) n += t.idle.size();
+  }
   return n;
 }
 

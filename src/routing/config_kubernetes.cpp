@@ -55,6 +55,7 @@ void pool_defaults(Loader& loader, const YAML::Node& node, const std::string& pa
                   [&](const YAML::Node& n, const std::string& p) { loader.scheduler(n, p, out.scheduler.emplace()); }},
                  {"metrics", false,
                   [&](const YAML::Node& n, const std::string& p) { loader.metrics(n, p, out.metrics); }},
+                 {"tls", false, [&](const YAML::Node& n, const std::string& p) { loader.pool_tls(n, p, out.tls); }},  // TEMPORARY
                  {"saturation", false, [&](const YAML::Node& n, const std::string& p) {
                     loader.saturation(n, p, out.saturation);
                   }}});

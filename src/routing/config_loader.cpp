@@ -216,6 +216,7 @@ void Loader::pool(const YAML::Node& node, const std::string& path, GatewayConfig
            [&](const YAML::Node& n, const std::string& p) { metrics(n, p, pool.metrics); }},
           {"saturation", false,
            [&](const YAML::Node& n, const std::string& p) { saturation(n, p, pool.saturation); }},
+          {"tls", false, [&](const YAML::Node& n, const std::string& p) { pool_tls(n, p, pool.tls); }},  // TEMPORARY
           {"endpoints", true, [&](const YAML::Node& n, const std::string& p) {
              // An empty list is allowed: a pool scaled to zero answers 503 until it has endpoints.
              if (n.IsNull()) return;

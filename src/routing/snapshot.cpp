@@ -1,5 +1,6 @@
 // Builds the immutable routing snapshot from a validated config (control thread only).
 #include <algorithm>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 
@@ -53,7 +54,8 @@ const ModelRoute* Snapshot::find_model(std::string_view name) const {
   return it == models.end() ? nullptr : &it->second;
 }
 
-SnapshotPtr build_snapshot(const GatewayConfig& config, const Snapshot* previous) {
+SnapshotPtr build_snapshot(const GatewayConfig& config, const Snapshot* previous,
+                           const UpstreamTlsFactory& tls) {
   const EndpointIndex old_endpoints = index_endpoints(previous);
   EndpointIndex current;  // one Endpoint per address, even when two pools list it
   auto snapshot = std::make_shared<Snapshot>();
@@ -97,6 +99,11 @@ SnapshotPtr build_snapshot(const GatewayConfig& config, const Snapshot* previous
       auto& credential = credentials[pool_config.upstream_auth.key_file];
       if (!credential) credential = std::make_shared<UpstreamCredential>(pool_config.upstream_auth.key_file);
       pool->credential = credential;
+    }
+    if (pool_config.tls.enabled) {
+      if (!tls) throw std::invalid_argument("pool '" + pool->name + "': TLS to its servers needs the proxy");
+      pool->tls = tls(pool_config);
+      if (!pool->tls) throw std::invalid_argument("pool '" + pool->name + "': no TLS handle");
     }
     pools_by_name.emplace(pool->name, pool.get());
     snapshot->pools.push_back(std::move(pool));

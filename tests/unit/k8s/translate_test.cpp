@@ -597,3 +597,81 @@ TEST_CASE("InferencePool status: this Gateway on the pools our routes resolve to
   CHECK(writes[1].name == "b");
   CHECK(writes[1].patch == R"({"status":{"parents":[)" + theirs + "]}}");
 }
+
+namespace {
+
+// A v1 pool "ml/p" (app llm, port 8443) with these metadata.annotations (a JSON object's body).
+std::string annotated_pool(std::string_view annotations) {
+  return fmt::format(R"({{"apiVersion":"inference.networking.k8s.io/v1","kind":"InferencePool",)"
+                     R"("metadata":{{"namespace":"ml","name":"p","annotations":{{{}}}}},)"
+                     R"("spec":{{"selector":{{"matchLabels":{{"app":"llm"}}}},"targetPorts":[{{"number":8443}}],)"
+                     R"("endpointPickerRef":{{"name":"epp"}}}}}})",
+                     annotations);
+}
+
+}  // namespace
+
+TEST_CASE("infergate.io/upstream-tls annotations set the pool's upstream TLS over the defaults") {
+  struct Case {
+    const char* annotations;
+    UpstreamTlsConfig defaults;
+    UpstreamTlsConfig want;
+  };
+  const UpstreamTlsConfig off{};
+  const UpstreamTlsConfig on_by_default{true, "/etc/ca/ca.crt", "", "", "", true};
+  const std::vector<Case> cases = {
+      {"", off, off},
+      {R"("other.io/x":"1")", off, off},
+      {R"("infergate.io/upstream-tls":"true")", off, {true, "", "", "", "", true}},
+      {R"("infergate.io/upstream-tls":"true","infergate.io/upstream-tls-server-name":"vllm.ml.svc",)"
+       R"("infergate.io/upstream-tls-ca-file":"/etc/ca/ml.crt")",
+       off, {true, "/etc/ca/ml.crt", "vllm.ml.svc", "", "", true}},
+      {R"("infergate.io/upstream-tls":"true","infergate.io/upstream-tls-cert-file":"/etc/c/tls.crt",)"
+       R"("infergate.io/upstream-tls-key-file":"/etc/c/tls.key","infergate.io/upstream-tls-verify":"false")",
+       off, {true, "", "", "/etc/c/tls.crt", "/etc/c/tls.key", false}},
+      // The defaults turn TLS on for every cluster pool; one pool may override a field, or opt out.
+      {"", on_by_default, on_by_default},
+      {R"("infergate.io/upstream-tls-server-name":"p.ml")", on_by_default,
+       {true, "/etc/ca/ca.crt", "p.ml", "", "", true}},
+      {R"("infergate.io/upstream-tls":"false")", on_by_default, {false, "/etc/ca/ca.crt", "", "", "", true}},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.annotations);
+    ClusterState s;
+    s.pools["ml/p"] = annotated_pool(c.annotations);
+    s.pods["ml/x"] = pod("ml", "x", "llm", "10.3.0.1");
+    TranslateOptions options;
+    options.pool_defaults.tls = c.defaults;
+    const ClusterRoutes r = translate(s, options);
+    CHECK(r.problems.empty());
+    const PoolConfig* p = find_pool(r, "ml/p");
+    REQUIRE(p != nullptr);
+    CHECK(p->tls == c.want);
+    CHECK(endpoints(p) == v({"10.3.0.1:8443"}));
+  }
+}
+
+TEST_CASE("a pool whose upstream TLS annotations do not make sense is skipped, never run in clear") {
+  const std::vector<std::pair<const char*, const char*>> cases = {
+      {R"("infergate.io/upstream-tls":"yes")", R"(expected "true" or "false", got 'yes')"},
+      {R"("infergate.io/upstream-tls":true)", "is not a string"},
+      {R"("infergate.io/upstream-tls":"true","infergate.io/upstream-tls-verify":"0")", "got '0'"},
+      {R"("infergate.io/upstream-tls":"true","infergate.io/upstream-tls-ca":"/ca.crt")",
+       "unknown annotation infergate.io/upstream-tls-ca"},
+      {R"("infergate.io/upstream-tls-ca-file":"/ca.crt")", "set but TLS is off"},
+      {R"("infergate.io/upstream-tls":"true","infergate.io/upstream-tls-cert-file":"/c.crt")",
+       "go together"},
+  };
+  for (const auto& [annotations, reason] : cases) {
+    CAPTURE(annotations);
+    ClusterState s;
+    s.pools["ml/p"] = annotated_pool(annotations);
+    // A legacy pool of the same name does not stand in for it (it would speak plain HTTP).
+    s.legacy_pools["ml/p"] = pool_alpha("ml", "p", "llm", 8443);
+    const ClusterRoutes r = translate(s, {});
+    CHECK(r.pools.empty());
+    CHECK(has_problem(r, "InferencePool ml/p", reason));
+    CHECK(has_problem(r, "InferencePool ml/p", "shadowed"));
+    CHECK(r.problems.size() == 2);
+  }
+}

@@ -102,3 +102,36 @@ TEST_CASE("SnapshotHolder publishes a new snapshot to readers") {
   CHECK(holder.load()->models.empty());
   CHECK(before->models.size() == 4);  // readers holding the old one keep it
 }
+
+// The proxy's handle type is opaque to src/routing; any complete type stands in for it here.
+namespace infergate {
+struct UpstreamTls {
+  std::string pool;
+  UpstreamTlsConfig config;
+};
+}  // namespace infergate
+
+TEST_CASE("a pool with TLS gets its handle from the factory; without one the build refuses") {
+  GatewayConfig config = config_of(kConfig);
+  config.pools[0].tls = UpstreamTlsConfig{true, "/ca.pem", "vllm.internal", "", "", true};
+  config.pools[2].tls = UpstreamTlsConfig{false, "/ca.pem", "", "", "", true};  // off
+  config.pools[1].tls.enabled = true;
+  std::vector<std::string> asked;
+  const UpstreamTlsFactory factory = [&](const PoolConfig& pool) {
+    asked.push_back(pool.name);
+    return std::make_shared<const UpstreamTls>(UpstreamTls{pool.name, pool.tls});
+  };
+  const SnapshotPtr snapshot = build_snapshot(config, nullptr, factory);
+  CHECK(asked == std::vector<std::string>{"qwen", "canary"});
+  REQUIRE(snapshot->pools[0]->tls != nullptr);
+  CHECK(snapshot->pools[0]->tls->config.server_name == "vllm.internal");
+  CHECK(snapshot->pools[1]->tls != nullptr);
+  CHECK(snapshot->pools[2]->tls == nullptr);
+
+  // Never a silent fall back to plain TCP.
+  CHECK_THROWS_AS(build_snapshot(config), std::invalid_argument);
+  CHECK_THROWS_AS(build_snapshot(config, nullptr, [](const PoolConfig&) { return UpstreamTlsPtr{}; }),
+                  std::invalid_argument);
+  // Without TLS pools no factory is needed.
+  CHECK(build_snapshot(config_of(kConfig))->pools[0]->tls == nullptr);
+}
