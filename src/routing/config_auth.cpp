@@ -192,15 +192,19 @@ void api_key_list(Loader& loader, const YAML::Node& node, const std::string& pat
 
 void auth(Loader& loader, const YAML::Node& node, const std::string& path, AuthConfig& out) {
   out.enabled = true;  // the block's presence turns keys on
+  bool some_keys = false;  // a non-empty `keys:` or any `keys_dir:` (even one already reported)
   const bool is_map = loader.fields(
       node, path,
       {{"keys", false,
         [&](const YAML::Node& n, const std::string& p) {
-          if (!n.IsNull()) api_key_list(loader, n, p, out.keys, {});
+          if (n.IsNull()) return;
+          some_keys = some_keys || !n.IsSequence() || n.size() != 0;
+          api_key_list(loader, n, p, out.keys, {});
         },
         true},
        {"keys_dir", false,
         [&](const YAML::Node& n, const std::string& p) {
+          some_keys = true;
           const auto s = loader.text(n, p);
           if (!s) return;
           std::error_code ec;
@@ -212,7 +216,7 @@ void auth(Loader& loader, const YAML::Node& node, const std::string& path, AuthC
        {"reload_interval", false, [&](const YAML::Node& n, const std::string& p) {
           loader.set_duration(n, p, out.reload_interval, false);
         }}});
-  if (is_map && out.keys.empty() && out.keys_dir.empty()) {
+  if (is_map && !some_keys) {
     loader.issue(node, path, "auth needs keys or keys_dir");
   }
 }
