@@ -10,6 +10,7 @@
 //     crd_recheck: 30s
 //     debounce: 30ms
 //     pool_defaults: {metrics: {flavour: vllm}, saturation: {...}, scheduler: {...}}
+#include "routing/config_auth.hpp"
 #include "routing/config_kubernetes.hpp"
 
 #include <algorithm>
@@ -55,7 +56,7 @@ void pool_defaults(Loader& loader, const YAML::Node& node, const std::string& pa
                   [&](const YAML::Node& n, const std::string& p) { loader.scheduler(n, p, out.scheduler.emplace()); }},
                  {"metrics", false,
                   [&](const YAML::Node& n, const std::string& p) { loader.metrics(n, p, out.metrics); }},
-                 {"tls", false, [&](const YAML::Node& n, const std::string& p) { loader.pool_tls(n, p, out.tls); }},  // TEMPORARY
+                 {"tls", false, [&](const YAML::Node& n, const std::string& p) { upstream_tls(loader, n, p, out.tls); }, true},
                  {"saturation", false, [&](const YAML::Node& n, const std::string& p) {
                     loader.saturation(n, p, out.saturation);
                   }}});

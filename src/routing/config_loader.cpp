@@ -16,6 +16,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "infergate/config.hpp"
+#include "routing/config_auth.hpp"
 #include "routing/config_kubernetes.hpp"
 #include "routing/config_loader.hpp"
 #include "routing/config_values.hpp"
@@ -216,7 +217,14 @@ void Loader::pool(const YAML::Node& node, const std::string& path, GatewayConfig
            [&](const YAML::Node& n, const std::string& p) { metrics(n, p, pool.metrics); }},
           {"saturation", false,
            [&](const YAML::Node& n, const std::string& p) { saturation(n, p, pool.saturation); }},
-          {"tls", false, [&](const YAML::Node& n, const std::string& p) { pool_tls(n, p, pool.tls); }},  // TEMPORARY
+          {"upstream_auth", false,
+           [&](const YAML::Node& n, const std::string& p) {
+             config_detail::upstream_auth(*this, n, p, pool.upstream_auth);
+           }},
+          {"tls", false,
+           [&](const YAML::Node& n, const std::string& p) {
+             config_detail::upstream_tls(*this, n, p, pool.tls);
+           }, true},
           {"endpoints", true, [&](const YAML::Node& n, const std::string& p) {
              // An empty list is allowed: a pool scaled to zero answers 503 until it has endpoints.
              if (n.IsNull()) return;
@@ -420,8 +428,14 @@ GatewayConfig Loader::load(const YAML::Node& root) {
            }, true},
           {"kubernetes", false, [&](const YAML::Node& n, const std::string& p) {
              config_detail::kubernetes(*this, n, p, config.kubernetes);
+           }},
+          {"auth", false,
+           [&](const YAML::Node& n, const std::string& p) { config_detail::auth(*this, n, p, config.auth); }},
+          {"limits", false, [&](const YAML::Node& n, const std::string& p) {
+             config_detail::limits(*this, n, p, config.limits);
            }}});
   cross_check(config);
+  config_detail::check_auth(*this, root, config);
   // Read like a compiler's output: in file order.
   std::stable_sort(issues_.begin(), issues_.end(), [](const ConfigIssue& a, const ConfigIssue& b) {
     return std::tie(a.line, a.column) < std::tie(b.line, b.column);

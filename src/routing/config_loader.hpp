@@ -66,7 +66,6 @@ class Loader {
   void timeouts(const YAML::Node& node, const std::string& path, Timeouts& out);
   void tls(const YAML::Node& node, const std::string& path, TlsConfig& out);
   void pool(const YAML::Node& node, const std::string& path, GatewayConfig& config);
-  void pool_tls(const YAML::Node& node, const std::string& path, UpstreamTlsConfig& out);  // TEMPORARY: config_pool_tls.cpp
   void model(const YAML::Node& node, const std::string& path, GatewayConfig& config);
   void target(const YAML::Node& node, const std::string& path, ModelConfig& model);
   void cross_check(const GatewayConfig& config);
