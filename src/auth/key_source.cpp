@@ -64,10 +64,14 @@ bool KeySource::scan() {
   }
   if (dir_failed_) log().info("keys_dir readable again dir={}", dir_);
   dir_failed_ = false;
+  // One stat() per name; what is not a regular file (a subdirectory, a dangling link) has no keys.
+  std::map<std::string, FileIdentity> present;
+  for (const std::string& name : names) {
+    if (const auto identity = regular_file_identity(dir_ + "/" + name)) present.emplace(name, *identity);
+  }
   bool changed = false;
   for (auto it = files_.begin(); it != files_.end();) {
-    const bool gone = !names.contains(it->first) || !regular_file_identity(dir_ + "/" + it->first);
-    if (!gone) {
+    if (present.contains(it->first)) {
       ++it;
       continue;
     }
@@ -75,11 +79,9 @@ bool KeySource::scan() {
     changed = changed || !it->second.keys.empty();
     it = files_.erase(it);
   }
-  for (const std::string& name : names) {
-    const auto identity = regular_file_identity(dir_ + "/" + name);
-    if (!identity) continue;  // a subdirectory, a dangling link: not a key file
+  for (const auto& [name, identity] : present) {
     const auto known = files_.find(name);
-    if (known != files_.end() && known->second.identity == *identity) continue;
+    if (known != files_.end() && known->second.identity == identity) continue;
     changed = load(name, files_[name]) || changed;
   }
   return changed;

@@ -17,7 +17,12 @@ namespace {
 const std::string kTestDigest = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
 ApiKeyConfig key(std::string name, std::string text, std::vector<std::string> models = {}) {
-  return {.name = std::move(name), .key = std::move(text), .team = "t", .models = std::move(models)};
+  ApiKeyConfig config;
+  config.name = std::move(name);
+  config.key = std::move(text);
+  config.team = std::string("t");  // not = "t": GCC 12 warns falsely (-Wrestrict) on that here
+  config.models = std::move(models);
+  return config;
 }
 
 }  // namespace
