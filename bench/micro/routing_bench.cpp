@@ -5,6 +5,8 @@
 // Usage: routing_bench [decisions]              latency table
 //        routing_bench --loop SCENARIO N        N decisions only (for callgrind, see README.md)
 //        routing_bench --extract-loop N         N extractions of a 50 KB many-turn chat body
+//        routing_bench --extract-loop-4k N      N extractions of the 4 KB chat body (with
+//                                               max_tokens and stream_options)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -164,6 +166,13 @@ double percentile(std::vector<double>& v, double p) {
 int main(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "--extract-loop") == 0) {
     std::string body = many_turns_body(50 << 10);
+    body.reserve(body.size() + kBodyPadding);
+    std::printf("%zu\n", extract_loop(body, std::atoi(argv[2])));
+    return 0;
+  }
+  if (argc == 3 && std::strcmp(argv[1], "--extract-loop-4k") == 0) {
+    std::string body = chat_body(4 << 10, 1);
+    body.insert(body.size() - 1, R"(,"stream_options":{"include_usage":true})");
     body.reserve(body.size() + kBodyPadding);
     std::printf("%zu\n", extract_loop(body, std::atoi(argv[2])));
     return 0;

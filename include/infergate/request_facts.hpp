@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,6 +22,14 @@ struct RequestFacts {
   std::size_t model_offset = 0;   // offset in the body of the model string token, opening quote included
   std::size_t model_length = 0;   // length of that token, both quotes included
   bool stream = false;            // top-level "stream": true
+  // The completion budget the client asked for: chat "max_completion_tokens" (which wins, as in
+  // vLLM) or "max_tokens", or the Responses API's "max_output_tokens". Unset when absent, null,
+  // negative or not an integer (the server refuses those itself). Last occurrence of a key wins.
+  std::optional<std::uint64_t> max_tokens;
+  // The top-level "stream_options" key is present (whatever its value: a body that has it is
+  // never given a second one), and it is an object whose "include_usage" is true.
+  bool stream_options = false;
+  bool include_usage = false;
   // The prompt, for prefix-cache affinity: chat "messages" (role and text of each, in order;
   // array contents contribute their "text" parts), the completion "prompt" string (role
   // empty), or the Responses API's "instructions" (role "system", first) and "input" (a string:
@@ -31,6 +40,11 @@ struct RequestFacts {
     std::string_view text;
   };
   std::vector<PromptPart> prompt;
+  // An estimate of the prompt's tokens for admission: the bytes of the captured roles and texts
+  // (raw JSON, escapes not decoded) over four, rounded up. An estimate only: 0 when the prompt
+  // is not text (token ids, a form), and images or tool schemas are not counted. The real count
+  // comes from the response's usage.
+  std::uint64_t prompt_token_estimate() const;
   // multipart/form-data (the audio endpoints): the model token is the "model" field's bytes,
   // without quotes or escapes, and the body has no prompt to hash.
   bool form = false;

@@ -321,6 +321,60 @@ error_code read_messages(od::value& value, std::vector<PromptPart>& parts) {
   return simdjson::SUCCESS;
 }
 
+// The completion budget keys, each read as it comes (the last occurrence wins) and combined
+// at the end of the walk the way vLLM combines them.
+struct Budget {
+  std::optional<std::uint64_t> max_tokens, max_completion_tokens, max_output_tokens;
+
+  std::optional<std::uint64_t>* slot(std::string_view key) {
+    if (key == "max_tokens") return &max_tokens;
+    if (key == "max_completion_tokens") return &max_completion_tokens;
+    if (key == "max_output_tokens") return &max_output_tokens;
+    return nullptr;
+  }
+  std::optional<std::uint64_t> combined() const {
+    if (max_completion_tokens) return max_completion_tokens;
+    return max_tokens ? max_tokens : max_output_tokens;
+  }
+};
+
+// A token count: a non-negative integer that fits 64 bits, otherwise unset (null, -1, 16.0,
+// "16": the server refuses or defaults those). The value is validated and consumed either way.
+error_code read_count(od::value& value, std::optional<std::uint64_t>& out) {
+  od::json_type type;
+  if (auto e = value.type().get(type)) return e;
+  std::uint64_t count = 0;
+  if (type == od::json_type::number && !value.get_uint64().get(count)) {
+    out = count;
+    return simdjson::SUCCESS;
+  }
+  out.reset();
+  return validate_value(value, 1);
+}
+
+// "stream_options": whether it is an object whose "include_usage" is true (last one wins).
+error_code read_stream_options(od::value& value, bool& include_usage) {
+  include_usage = false;
+  od::json_type type;
+  if (auto e = value.type().get(type)) return e;
+  if (type != od::json_type::object) return validate_value(value, 1);
+  od::object object;
+  if (auto e = value.get_object().get(object)) return e;
+  for (auto result : object) {
+    if (auto e = result.error()) return e;
+    od::field& field = result.value_unsafe();
+    std::string_view key;
+    if (auto e = field.unescaped_key().get(key)) return e;
+    od::value& option = field.value();
+    if (key == "include_usage" && is_boolean(option)) {
+      if (auto e = option.get_bool().get(include_usage)) return e;
+    } else if (auto e = validate_value(option, 2)) {
+      return e;
+    }
+  }
+  return simdjson::SUCCESS;
+}
+
 // The top-level "model" value: a string, its escapes decoded, its token located in the body.
 // The value is consumed either way, so the walk can go on validating the rest.
 boost::system::result<void, ErrorKind> read_model(od::value& value, const char* base,
@@ -353,6 +407,7 @@ FactsResult walk_document(od::parser& parser, const char* data, std::size_t size
   bool have_model = false;
   std::optional<ErrorKind> refusal;
   std::string_view instructions;
+  Budget budget;
   for (auto result : object) {
     if (result.error()) return ErrorKind::invalid_json;
     od::field& field = result.value_unsafe();  // in place, as in validate_object
@@ -402,6 +457,11 @@ FactsResult walk_document(od::parser& parser, const char* data, std::size_t size
       bool stream = false;
       if (value.get_bool().get(stream)) return ErrorKind::invalid_json;
       facts.stream = stream;
+    } else if (auto* slot = budget.slot(key)) {
+      if (read_count(value, *slot)) return ErrorKind::invalid_json;
+    } else if (key == "stream_options") {
+      facts.stream_options = true;
+      if (read_stream_options(value, facts.include_usage)) return ErrorKind::invalid_json;
     } else if (validate_value(value, 1)) {
       return ErrorKind::invalid_json;
     }
@@ -412,6 +472,7 @@ FactsResult walk_document(od::parser& parser, const char* data, std::size_t size
   if (doc.current_location().get(rest) != simdjson::OUT_OF_BOUNDS) return ErrorKind::invalid_json;
   if (refusal) return *refusal;
   if (!have_model) return ErrorKind::missing_model;
+  facts.max_tokens = budget.combined();
   if (!instructions.empty()) facts.prompt.insert(facts.prompt.begin(), PromptPart{"system", instructions});
   return facts;
 }
@@ -440,6 +501,12 @@ FactsResult extract_request_facts(std::string_view body, std::size_t capacity) {
     for (auto& part : result->prompt) rebase(part.role), rebase(part.text);
   }
   return result;
+}
+
+std::uint64_t RequestFacts::prompt_token_estimate() const {
+  std::uint64_t bytes = 0;
+  for (const PromptPart& part : prompt) bytes += part.role.size() + part.text.size();
+  return (bytes + 3) / 4;
 }
 
 std::string rewrite_model(std::string_view body, const RequestFacts& facts,

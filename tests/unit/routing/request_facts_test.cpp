@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -419,4 +420,91 @@ TEST_CASE("the prompt: roles and texts of chat messages, or the completion promp
         ErrorKind::invalid_json);
   CHECK(extract_padded(R"({"model":"m","messages":[{"role":"us\qer","content":"a"}]})").error() ==
         ErrorKind::invalid_json);
+}
+
+TEST_CASE("the completion budget and the stream options, found in the same walk") {
+  struct Case {
+    std::string_view body;
+    std::optional<std::uint64_t> max_tokens;
+    bool stream_options;
+    bool include_usage;
+  };
+  const std::optional<std::uint64_t> unset;
+  const std::vector<Case> cases = {
+      {R"({"model":"m"})", unset, false, false},
+      {R"({"model":"m","max_tokens":16})", 16, false, false},
+      {R"({"max_tokens":0,"model":"m"})", 0, false, false},
+      {R"({"model":"m","max_completion_tokens":300})", 300, false, false},
+      // Both chat names: max_completion_tokens wins wherever it stands (vLLM's rule).
+      {R"({"model":"m","max_completion_tokens":300,"max_tokens":16})", 300, false, false},
+      {R"({"model":"m","max_tokens":16,"max_completion_tokens":null})", 16, false, false},
+      {R"({"model":"m","max_output_tokens":1024,"input":"hi"})", 1024, false, false},
+      {R"({"model":"m","max_tokens":18446744073709551615})", 18446744073709551615ull, false, false},
+      // What the server refuses (or defaults) stays unset, and the body is still valid.
+      {R"({"model":"m","max_tokens":-5})", unset, false, false},
+      {R"({"model":"m","max_tokens":16.0})", unset, false, false},
+      {R"({"model":"m","max_tokens":1e3})", unset, false, false},
+      {R"({"model":"m","max_tokens":"16"})", unset, false, false},
+      {R"({"model":"m","max_tokens":null})", unset, false, false},
+      {R"({"model":"m","max_tokens":[16]})", unset, false, false},
+      {R"({"model":"m","max_tokens":18446744073709551616})", unset, false, false},
+      {R"({"model":"m","max_tokens":16,"max_tokens":-1})", unset, false, false},  // last wins
+      {R"({"model":"m","max_tokens":-1,"max_tokens":7})", 7, false, false},
+      // Nested budget keys are not the request's.
+      {R"({"model":"m","metadata":{"max_tokens":9},"stream_options_x":{"include_usage":true}})", unset,
+       false, false},
+      {R"({"model":"m","stream":true,"stream_options":{"include_usage":true}})", unset, true, true},
+      {R"({"stream_options":{"include_usage":false},"model":"m","stream":true})", unset, true, false},
+      {R"({"model":"m","stream_options":{}})", unset, true, false},
+      {R"({"model":"m","stream_options":null})", unset, true, false},
+      {R"({"model":"m","stream_options":{"include_usage":"yes"}})", unset, true, false},
+      {R"({"model":"m","stream_options":{"include_usage":true,"continuous_usage_stats":true}})", unset,
+       true, true},
+      {R"({"model":"m","stream_options":{"include_usage":true,"include_usage":false}})", unset, true,
+       false},
+      {R"({"model":"m","stream_options":{"x":{"include_usage":true}}})", unset, true, false},
+      {R"({"model":"m","stream_options":{"include_usage":true},"stream_options":7})", unset, true,
+       false},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.body);
+    for (bool padded : {true, false}) {
+      CAPTURE(padded);
+      const auto result = padded ? extract_padded(c.body) : extract_request_facts(c.body);
+      REQUIRE(result.has_value());
+      CHECK(result->max_tokens == c.max_tokens);
+      CHECK(result->stream_options == c.stream_options);
+      CHECK(result->include_usage == c.include_usage);
+    }
+  }
+  // Invalid JSON inside the new fields is still refused.
+  for (std::string_view body : {R"({"model":"m","max_tokens":01})", R"({"model":"m","max_tokens":1.})",
+                                R"({"model":"m","stream_options":{"include_usage":tru}})",
+                                R"({"model":"m","stream_options":{"a":[1,,2]}})",
+                                R"({"model":"m","stream_options":{"include_usage" true}})"}) {
+    CAPTURE(body);
+    CHECK(extract_padded(body).error() == ErrorKind::invalid_json);
+  }
+}
+
+TEST_CASE("the prompt token estimate: captured roles and texts over four, rounded up") {
+  struct Case {
+    std::string_view body;
+    std::uint64_t estimate;
+  };
+  const std::vector<Case> cases = {
+      {R"({"model":"m"})", 0},
+      {R"({"model":"m","prompt":[1,2,3]})", 0},  // token ids: not text, not estimated
+      {R"({"model":"m","prompt":"abcd"})", 1},
+      {R"({"model":"m","prompt":"abcde"})", 2},
+      // "system" + 8 and "user" + 2: 20 bytes.
+      {R"({"model":"m","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}]})",
+       5},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.body);
+    const auto result = extract_padded(c.body);
+    REQUIRE(result.has_value());
+    CHECK(result->prompt_token_estimate() == c.estimate);
+  }
 }
