@@ -252,7 +252,15 @@ void limits(Loader& loader, const YAML::Node& node, const std::string& path, Lim
           loader.set_integer(n, p, out.default_max_tokens, 0, 100'000'000);
         }},
        {"stream_usage", false,
-        [&](const YAML::Node& n, const std::string& p) { loader.set_bool(n, p, out.stream_usage); }}});
+        [&](const YAML::Node& n, const std::string& p) { loader.set_bool(n, p, out.stream_usage); }},
+       {"window", false, [&](const YAML::Node& n, const std::string& p) {
+          // Tests and demos only: a window of under a second would have no bucket to count in.
+          loader.set_duration(n, p, out.window, false);
+          if (out.window < Millis{1000} || out.window > Millis{3'600'000}) {
+            loader.issue(n, p, "must be from 1s to 1h");
+            out.window = Millis{60'000};
+          }
+        }}});
 }
 
 void upstream_auth(Loader& loader, const YAML::Node& node, const std::string& path,
