@@ -22,6 +22,7 @@
 #include <spdlog/spdlog.h>
 
 #include "proxy/admin.hpp"
+#include "proxy/front_door.hpp"
 #include "proxy/metrics_scraper.hpp"
 #include "proxy/worker.hpp"
 
@@ -55,10 +56,16 @@ struct Gateway::Impl {
         snapshots(build_snapshot(config, nullptr, upstream_tls.factory())),
         admin(control, metrics, snapshots, ready) {
     metrics.add_collector([this] { return upstream_tls.collect(); });
+    if (config.auth.enabled) {
+      front_door = std::make_unique<FrontDoor>(config);
+      front_door->poll(*snapshots.load());  // the pools' key files, before the first request
+      metrics.add_collector([this] { return front_door->collect(); });
+    }
   }
 
   net::awaitable<void> wait_for_signals();
   net::awaitable<void> wait_for_reloads();
+  net::awaitable<void> poll_front_door();
   net::awaitable<void> drain();
   int live_sessions() const {
     int n = 0;
@@ -76,6 +83,7 @@ struct Gateway::Impl {
   net::io_context control{1};
   AdminServer admin;
   MetricsScraper scraper;  // its own thread and event loop
+  std::unique_ptr<FrontDoor> front_door;  // auth: keys and limits; null without it
   std::optional<net::signal_set> signals;  // registered before the ready lines are printed
   std::optional<net::signal_set> reload_signal;
   std::function<void()> reload;
@@ -89,6 +97,7 @@ Gateway::~Gateway() {
   impl_->scraper.stop();
   for (auto& w : impl_->workers) w->stop();
   impl_->workers.clear();
+  if (impl_->front_door) impl_->front_door->stop();
 }
 
 void Gateway::start() {
@@ -104,6 +113,7 @@ void Gateway::start() {
   for (unsigned i = 0; i < count; ++i) {
     auto worker = std::make_unique<Worker>(i, m.config, m.snapshots, m.metrics, m.draining, m.waits);
     worker->set_tls(tls);
+    worker->set_front_door(m.front_door.get());
     try {
       address = worker->listen(address);  // the first bind fixes the port for the others
     } catch (const boost::system::system_error& e) {
@@ -118,6 +128,7 @@ void Gateway::start() {
     throw std::runtime_error("cannot listen on " + show(admin_address) + " (admin): " +
                              e.code().message());
   }
+  if (m.front_door) m.front_door->start();
   for (auto& w : m.workers) w->start();
   m.admin.start();
   m.scraper.on_load_changed([&m] { m.waits.nudge_all(); });
@@ -161,6 +172,7 @@ net::awaitable<void> Gateway::Impl::drain() {
   for (auto& w : workers) w->stop();
   admin.stop();
   scraper.stop();
+  if (front_door) front_door->stop();
   signals->cancel();
   if (reload_signal) reload_signal->cancel();
   control.stop();
@@ -207,11 +219,25 @@ void Gateway::replace_routes(GatewayConfig table, std::function<void()> in_use) 
       spdlog::error("routes not replaced: {}", e.what());
       return;
     }
+    if (m.front_door) m.front_door->poll(*snapshot);  // new pools' key files, before use
     m.snapshots.publish(snapshot);
     m.scraper.update(std::move(snapshot));
     spdlog::info("routes replaced models={} pools={}", next.models.size(), next.pools.size());
     if (in_use) in_use();
   });
+}
+
+net::awaitable<void> Gateway::Impl::poll_front_door() {
+  // Key files and pool key files are looked at on the control thread; a change shows within
+  // one reload_interval (Kubernetes swaps a Secret's files, which inotify would miss).
+  net::steady_timer timer(control);
+  for (;;) {
+    timer.expires_after(front_door->reload_interval());
+    auto wait = timer.async_wait(kTuple);
+    auto [ec] = co_await std::move(wait);
+    if (ec || draining.load(std::memory_order_acquire)) co_return;
+    front_door->poll(*snapshots.load());
+  }
 }
 
 net::awaitable<void> Gateway::Impl::wait_for_reloads() {
@@ -246,6 +272,7 @@ int Gateway::run() {
   Impl& m = *impl_;
   net::co_spawn(m.control, m.wait_for_signals(), net::detached);
   if (m.reload_signal) net::co_spawn(m.control, m.wait_for_reloads(), net::detached);
+  if (m.front_door) net::co_spawn(m.control, m.poll_front_door(), net::detached);
   m.control.run();
   for (auto& w : m.workers) w->join();
   spdlog::info("stopped");

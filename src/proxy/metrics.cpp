@@ -237,6 +237,16 @@ void WorkerMetrics::team_request(TeamSeries& series, unsigned status) {
   counter.Increment();
 }
 
+void WorkerMetrics::team_tokens(TeamSeries& series, std::uint64_t input, std::uint64_t output) {
+  series.input_tokens->Increment(static_cast<double>(input));
+  series.output_tokens->Increment(static_cast<double>(output));
+}
+
+void WorkerMetrics::team_limited(TeamSeries& series, ErrorKind kind) {
+  if (kind == ErrorKind::requests_limited) series.limited_requests->Increment();
+  if (kind == ErrorKind::tokens_limited) series.limited_tokens->Increment();
+}
+
 void WorkerMetrics::retry() { metrics_.retries.Increment(); }
 
 void WorkerMetrics::client_abort() { metrics_.client_aborts.Increment(); }

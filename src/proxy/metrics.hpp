@@ -119,6 +119,8 @@ class WorkerMetrics {
   };
   TeamSeries& team(std::string_view team);
   void team_request(TeamSeries& series, unsigned status);
+  void team_tokens(TeamSeries& series, std::uint64_t input, std::uint64_t output);
+  void team_limited(TeamSeries& series, ErrorKind kind);  // requests_limited or tokens_limited
 
  private:
   struct PairView {

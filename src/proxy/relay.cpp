@@ -12,6 +12,7 @@
 #include "proxy/session.hpp"
 #include "routing/endpoint_health.hpp"
 #include "routing/scheduler.hpp"
+#include "routing/stream_usage.hpp"
 
 namespace infergate::proxy {
 namespace {
@@ -51,10 +52,21 @@ struct UpstreamInUse {
 
 net::awaitable<bool> Session::forward(const RequestFacts& facts, const Decision& decision) {
   std::string_view body = body_;
-  if (decision.rewrite()) {
+  // A key's streamed request is accounted by its final usage chunk: asked for here when the
+  // client did not (and left out of what the client sees), in the same copy as a model rewrite.
+  const bool ask_usage = key_ && facts.stream && worker_.front_door()->wants_stream_usage();
+  usage_injected_ = false;
+  if (decision.rewrite() && ask_usage) {
+    usage_injected_ = add_include_usage(body_, facts, decision.target->served_model, rewritten_);
+    body = rewritten_;
+  } else if (decision.rewrite()) {
     rewritten_ = rewrite_model(body_, facts, decision.target->served_model);
     body = rewritten_;
+  } else if (ask_usage && add_include_usage(body_, facts, rewritten_)) {
+    usage_injected_ = true;
+    body = rewritten_;
   }
+  response_status_ = 0;
   build_upstream_head(body.size(), decision);
   relay_keep_ = false;
   client_gone_ = false;
@@ -74,6 +86,7 @@ net::awaitable<bool> Session::forward(const RequestFacts& facts, const Decision&
   worker_.metrics().model_finished(
       series, std::chrono::duration<double>(Clock::now() - started).count(),
       relay_error_ ? &*relay_error_ : nullptr);
+  settle_usage(series);
   if (client_gone_) {
     worker_.metrics().client_abort();
     co_return false;
@@ -286,6 +299,45 @@ net::awaitable<Session::Attempt> Session::exchange(UpstreamLease& lease, std::st
   }
 }
 
+void Session::start_usage(bool event_stream) {
+  usage_tap_ = UsageTap::none;
+  if (response_->status() / 100 != 2) return;
+  if (event_stream) {
+    usage_tap_ = UsageTap::sse;
+    sse_tap_.reset(strip_usage_);
+  } else if (const auto length = response_->content_length()) {
+    usage_tap_ = UsageTap::json;
+    body_tail_.reset(*length);  // keeps only the last bytes, where usage is
+  }
+}
+
+void Session::tap_usage() {
+  if (usage_tap_ == UsageTap::json) {
+    for (const std::string_view piece : pieces_) body_tail_.append(piece);
+    return;
+  }
+  tapped_.clear();
+  sse_tap_.feed(pieces_, tapped_);
+  if (response_->is_done()) sse_tap_.finish(tapped_);
+  pieces_.swap(tapped_);  // the parser appends to pieces_ by reference: same object, new items
+}
+
+void Session::settle_usage(WorkerMetrics::ModelSeries& series) {
+  std::optional<Usage> usage;
+  if (response_status_ / 100 == 2 && usage_tap_ == UsageTap::json) usage = body_tail_.usage();
+  if (response_status_ / 100 == 2 && usage_tap_ == UsageTap::sse) usage = sse_tap_.usage();
+  usage_tap_ = UsageTap::none;
+  if (usage) {
+    worker_.metrics().model_tokens(series, usage->prompt_tokens, usage->completion_tokens);
+    if (team_) worker_.metrics().team_tokens(*team_, usage->prompt_tokens, usage->completion_tokens);
+    charge_.settle(usage->prompt_tokens + usage->completion_tokens);
+  } else if (response_status_ == 0 || response_status_ >= 400) {
+    charge_.settle(0);  // no answer, or a refusal: the server spent no tokens on it
+  }
+  // Otherwise (no usage reported, a client that left mid-stream): the estimate stays charged.
+  charge_ = {};
+}
+
 void Session::build_response_head(const Endpoint& endpoint, bool chunked, bool close) {
   head_.clear();
   head_ += "HTTP/1.1 ";
@@ -298,6 +350,7 @@ void Session::build_response_head(const Endpoint& endpoint, bool chunked, bool c
     append_field(head_, response_fields_.name(i), response_fields_.value(i));
   }
   append_field(head_, "x-gateway-destination-endpoint-served", endpoint.name);
+  head_ += rate_headers_;
   if (worker_.config().debug_headers && decision_) {
     // How the gateway decided, for whoever debugs a route (config: debug_headers).
     const Target* target = decision_->target;
@@ -351,6 +404,11 @@ net::awaitable<void> Session::stream(UpstreamLease& lease, const EndpointPtr& en
   const bool close = !keep_alive_ || worker_.draining() || (!delimited && !chunked);
   build_response_head(*endpoint, chunked, close);
   worker_.metrics().request(routed_model_, status);
+  if (team_) worker_.metrics().team_request(*team_, status);
+  response_status_ = status;
+  // Only a body the client does not measure may lose the usage chunk the gateway asked for.
+  strip_usage_ = usage_injected_ && !response.content_length();
+  start_usage(response.event_stream());
   set_deadline(Phase::streaming, worker_.config().timeouts.stream_idle);
   tail_ = {'\n', '\n'};
   bool head_sent = false;
@@ -363,6 +421,7 @@ net::awaitable<void> Session::stream(UpstreamLease& lease, const EndpointPtr& en
     // The server is done with the request before its last bytes reach the client: a client that
     // sends its next request as soon as it has them must not find this one still counted.
     if (response.is_done()) in_flight.release();
+    if (usage_tap_ != UsageTap::none) tap_usage();
     if (write_pieces(chunked, response.is_done())) {
       auto write = write_client(iov_);
       const boost::system::error_code ec = co_await std::move(write);

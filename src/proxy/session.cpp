@@ -261,6 +261,11 @@ net::awaitable<bool> Session::dispatch() {
   const std::string_view target = target_;
   const std::string_view path = target.substr(0, target.find('?'));
   const http::verb method = request_->method();
+  read_routing_headers();
+  if (!authenticate(path)) {
+    auto op = refuse(ErrorKind::invalid_api_key);
+    co_return co_await std::move(op);
+  }
   if (path == "/v1/models" || starts_with(path, "/v1/models/")) {
     if (method != http::verb::get) {
       auto op = refuse(ErrorKind::method_not_allowed, false, "GET");
@@ -288,23 +293,34 @@ net::awaitable<bool> Session::dispatch() {
 std::optional<ErrorKind> Session::decide() {
   // A plain function, not a coroutine: the facts and the decision live in members, not in a
   // coroutine frame (GCC 12 mishandles some frame-resident temporaries), and reuse their storage.
-  read_routing_headers();
   const std::optional<std::string_view> boundary = form_boundary(content_type_);
   auto facts = boundary ? extract_form_facts(body_, *boundary)  // the audio endpoints' forms
                         : extract_request_facts(body_, body_.capacity());
   if (!facts) return facts.error();
   facts_ = std::move(*facts);
+  if (key_) {
+    // A model the key may not use does not exist for it: names don't leak (as OpenAI does).
+    if (!key_->allows(facts_.model)) {
+      message_ = model_not_found_message(facts_.model);
+      return ErrorKind::model_not_found;
+    }
+    if (std::optional<ErrorKind> refusal = admit()) return refusal;
+  }
   return schedule_request();
 }
 
 void Session::read_routing_headers() {
-  // One pass. The two routing headers are not names Beast knows: only unknown fields of the
-  // right length are compared.
-  session_id_ = objective_ = content_type_ = {};
+  // One pass. The routing headers are not names Beast knows: only unknown fields of the right
+  // length are compared.
+  session_id_ = objective_ = content_type_ = authorization_ = api_key_ = {};
   for (std::size_t i = 0; i < request_fields_.size(); ++i) {
     const http::field id = request_fields_.id(i);
     if (id == http::field::content_type && content_type_.empty()) {
       content_type_ = request_fields_.value(i);
+      continue;
+    }
+    if (id == http::field::authorization && authorization_.empty()) {
+      authorization_ = request_fields_.value(i);
       continue;
     }
     if (id != http::field::unknown) continue;
@@ -313,8 +329,36 @@ void Session::read_routing_headers() {
       session_id_ = request_fields_.value(i);
     } else if (name.size() == kObjectiveHeader.size() && iequals(name, kObjectiveHeader)) {
       objective_ = request_fields_.value(i);
+    } else if (name.size() == kApiKeyHeader.size() && iequals(name, kApiKeyHeader)) {
+      api_key_ = request_fields_.value(i);
     }
   }
+}
+
+bool Session::authenticate(std::string_view path) {
+  key_ = nullptr;
+  team_ = nullptr;
+  rate_headers_.clear();
+  FrontDoor* door = worker_.front_door();
+  if (!door || !starts_with(path, "/v1/")) return true;  // the gateway's own paths stay open
+  keys_ = door->keys();
+  key_ = door->authenticate(*keys_, authorization_, api_key_);
+  if (!key_) return false;
+  team_ = &worker_.metrics().team(key_->team);
+  return true;
+}
+
+std::optional<ErrorKind> Session::admit() {
+  FrontDoor& door = *worker_.front_door();
+  const std::uint64_t estimate =
+      facts_.prompt_token_estimate() + facts_.max_tokens.value_or(door.default_max_tokens());
+  Admitted admitted = door.admit(*key_, facts_.model, estimate, Clock::now());
+  rate_headers_ = std::move(admitted.headers);
+  charge_ = std::move(admitted.charge);
+  if (!admitted.refusal) return std::nullopt;
+  retry_after_ = admitted.retry_after;
+  worker_.metrics().team_limited(*team_, *admitted.refusal);
+  return admitted.refusal;
 }
 
 std::optional<ErrorKind> Session::schedule_request() {
@@ -324,6 +368,7 @@ std::optional<ErrorKind> Session::schedule_request() {
   context.facts = &facts_;
   context.session_id = session_id_;
   context.objective = objective_;
+  if (key_) context.key_priority = key_->priority;
   context.want_scores = config.debug_headers;
   decided_at_ = Clock::now();
   auto decision = schedule(*snapshot_, context, worker_.rng(), std::max(1u, config.max_attempts),
@@ -336,7 +381,9 @@ std::optional<ErrorKind> Session::schedule_request() {
       routed_model_ = model->name;
       if (kind == ErrorKind::saturated) {
         drop_reason_ = kDroppedSaturated;
-        worker_.metrics().shed(model->name, request_priority(*snapshot_, *model, objective_));
+        worker_.metrics().shed(
+            model->name, request_priority(*snapshot_, *model, objective_,
+                                          key_ ? key_->priority : std::nullopt));
       } else if (kind == ErrorKind::no_ready_endpoint) {
         drop_reason_ = kDroppedNoEndpoints;
       }
@@ -361,6 +408,8 @@ net::awaitable<bool> Session::route_model_request() {
     refusal = co_await std::move(wait);
     if (client_gone_) {
       relaying_ = false;
+      charge_.settle(0);  // never sent: no tokens spent (the request still counts)
+      charge_ = {};
       leave_queue(false);
       worker_.metrics().client_abort();
       co_return false;
@@ -368,6 +417,8 @@ net::awaitable<bool> Session::route_model_request() {
   }
   if (refusal) {
     relaying_ = false;
+    charge_.settle(0);
+    charge_ = {};
     leave_queue(true);
     auto op = refuse(*refusal);
     co_return co_await std::move(op);
@@ -465,7 +516,7 @@ net::awaitable<bool> Session::list_models() {
   bool first = true;
   for (const std::string& name : snapshot->model_names) {
     const ModelRoute* model = snapshot->find_model(name);
-    if (!model) continue;
+    if (!model || (key_ && !key_->allows(name))) continue;
     if (!first) local_body_.push_back(',');
     first = false;
     append_model_object(local_body_, *model);
@@ -480,7 +531,7 @@ net::awaitable<bool> Session::get_model(std::string_view encoded_id) {
   const std::string id = percent_decode(encoded_id);
   const SnapshotPtr snapshot = worker_.snapshots().load();
   const ModelRoute* model = snapshot->find_model(id);
-  if (!model) {
+  if (!model || (key_ && !key_->allows(id))) {
     message_ = model_not_found_message(id);
     auto op = refuse(ErrorKind::model_not_found);
     co_return co_await std::move(op);
@@ -506,7 +557,19 @@ net::awaitable<bool> Session::refuse(ErrorKind kind, bool close, std::string_vie
     extra_ += "\r\n";
     drop_reason_ = {};
   }
-  if (info.retry_after) extra_ += "retry-after: 1\r\n";
+  if (info.retry_after) {
+    // Rounded up to whole seconds; OpenAI's retry-after-ms too, which its SDKs prefer.
+    const auto ms = std::max<std::int64_t>(retry_after_.count(), 1000);
+    extra_ += "retry-after: ";
+    append_number(extra_, static_cast<std::uint64_t>((ms + 999) / 1000));
+    extra_ += "\r\n";
+    if (retry_after_.count() > 0) {
+      extra_ += "retry-after-ms: ";
+      append_number(extra_, static_cast<std::uint64_t>(retry_after_.count()));
+      extra_ += "\r\n";
+    }
+    retry_after_ = {};
+  }
   if (!allow.empty()) {
     extra_ += "allow: ";
     extra_ += allow;
@@ -531,6 +594,8 @@ net::awaitable<bool> Session::write_local(unsigned status, std::string_view body
   head_ += "\r\n";
   head_ += extra_;
   extra_.clear();
+  head_ += rate_headers_;
+  if (team_) worker_.metrics().team_request(*team_, status);
   if (close) head_ += "connection: close\r\n";
   head_ += "\r\n";
   set_deadline(Phase::writing, worker_.config().timeouts.client_body);

@@ -25,10 +25,12 @@
 #include "infergate/errors.hpp"
 #include "infergate/request_facts.hpp"
 #include "infergate/routing.hpp"
+#include "proxy/front_door.hpp"
 #include "proxy/http_parse.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "proxy/wait_queue.hpp"
 #include "proxy/worker.hpp"
+#include "routing/usage_reader.hpp"
 
 namespace boost::asio::ssl { class context; }
 
@@ -148,7 +150,10 @@ class Session final : public SessionHook {
   net::awaitable<bool> route_model_request();
   std::optional<ErrorKind> decide();  // facts_ and decision_value_, or a refusal
   std::optional<ErrorKind> schedule_request();  // decision_value_ from facts_ and the headers
-  void read_routing_headers();                  // session_id_, objective_, content_type_
+  void read_routing_headers();  // session_id_, objective_, content_type_, the key headers
+  // Front door (auth:): false when the request needs a key and has no valid one; sets key_.
+  bool authenticate(std::string_view path);
+  std::optional<ErrorKind> admit();  // the key's limits for facts_: charge_ or a refusal
   // session.cpp: a Verdict::queue decision waits in its pool's queue until it may be dispatched
   // (nullopt, decision_value_ says dispatch), is refused, or its client leaves (client_gone_).
   net::awaitable<std::optional<ErrorKind>> wait_in_queue();
@@ -201,6 +206,10 @@ class Session final : public SessionHook {
   void build_upstream_head(std::size_t content_length, const Decision& decision);
   void order_attempts(const Decision& decision);
   void build_response_head(const Endpoint& endpoint, bool chunked, bool close);
+  // Usage accounting while the response streams (usage_reader.hpp): the pieces_ of one read.
+  void start_usage(bool event_stream);
+  void tap_usage();
+  void settle_usage(WorkerMetrics::ModelSeries& series);
   bool write_pieces(bool chunked, bool last);  // fills iov_; false when there is nothing to write
   std::size_t read_room(const Buffer& buffer) const noexcept;
   std::size_t read_room(const InputBuffer& buffer) const noexcept;
@@ -241,6 +250,8 @@ class Session final : public SessionHook {
   std::string_view session_id_;          // header x-session-id (views into request_fields_)
   std::string_view objective_;           // header x-gateway-inference-objective
   std::string_view content_type_;        // header content-type (a form is read as one)
+  std::string_view authorization_;       // header authorization (the front door's key)
+  std::string_view api_key_;             // header x-api-key
   std::string_view drop_reason_;         // a scheduling refusal's x-gateway-request-dropped-reason
   TicketPtr ticket_;                     // while the request is (or was) in a wait queue
   unsigned attempts_ = 0;
@@ -249,6 +260,20 @@ class Session final : public SessionHook {
   std::string extra_;       // a local answer's extra header lines
   std::string_view routed_model_;  // metrics label: a model of `snapshot_`, or empty
   SnapshotPtr snapshot_;
+  // The caller, when auth: is on. key_ points into keys_, which it keeps alive for the request.
+  std::shared_ptr<const auth::KeyTable> keys_;
+  const auth::ApiKey* key_ = nullptr;
+  WorkerMetrics::TeamSeries* team_ = nullptr;
+  limits::Charge charge_;              // what admission reserved; settled with the usage
+  std::string rate_headers_;           // x-ratelimit-* lines for every response to this request
+  std::chrono::milliseconds retry_after_{0};  // a limit refusal's wait (Retry-After)
+  bool usage_injected_ = false;        // the body asks for stream usage the client did not
+  bool strip_usage_ = false;           // and its usage chunk is left out of the response
+  unsigned response_status_ = 0;       // the upstream response's status; 0: none
+  enum class UsageTap : std::uint8_t { none, json, sse } usage_tap_ = UsageTap::none;
+  BodyTail body_tail_;
+  SseUsageTap sse_tap_;
+  std::vector<std::string_view> tapped_;  // pieces_ without the usage chunk the client didn't ask for
   RequestFacts facts_;
   Decision decision_value_;
 

@@ -23,6 +23,8 @@ namespace boost::asio::ssl { class context; }
 namespace infergate::proxy {
 
 // A client connection as the worker sees it: registered for the drain.
+class FrontDoor;  // proxy/front_door.hpp
+
 class SessionHook
     : public boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
  public:
@@ -60,6 +62,9 @@ class Worker {
   Rng& rng() noexcept { return rng_; }
   WorkerMetrics& metrics() noexcept { return metrics_; }
   WaitRoom& waits() noexcept { return waits_; }  // shared by every worker (thread-safe)
+  // API keys and limits (auth:), shared by every worker; null without `auth:`. Before start().
+  FrontDoor* front_door() const noexcept { return front_door_; }
+  void set_front_door(FrontDoor* door) noexcept { front_door_ = door; }
   bool draining() const noexcept { return draining_.load(std::memory_order_relaxed); }
   void attach(SessionHook& session) noexcept;
   void detach(SessionHook& session) noexcept;
@@ -73,6 +78,7 @@ class Worker {
   SnapshotHolder& snapshots_;
   const std::atomic<bool>& draining_;
   WaitRoom& waits_;
+  FrontDoor* front_door_ = nullptr;
   boost::intrusive::list<SessionHook, boost::intrusive::constant_time_size<false>> sessions_;
   std::atomic<int> live_sessions_{0};
   // ~Worker resets these in reverse order: sockets before their io_context, and the io_context

@@ -83,6 +83,11 @@ class Client:
     def __init__(self):
         self.conns = {}
 
+    def close(self):
+        for conn in self.conns.values():
+            conn.close()
+        self.conns.clear()
+
     def post(self, port, key, timeout=10.0):
         conn = self.conns.get(port)
         if conn is None:
@@ -109,14 +114,21 @@ def hammer(ports, key, count, threads=12):
     import threading
     local = threading.local()
 
+    clients = []
+
     def one(i):
         if not hasattr(local, "client"):
             local.client = Client()
+            clients.append(local.client)
         status, _ = local.client.post(ports[i % len(ports)], key)
         return status
 
-    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(one, range(count)))
+    try:
+        with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+            return list(pool.map(one, range(count)))
+    finally:
+        for client in clients:
+            client.close()
 
 
 class SharedLimitsTest(unittest.TestCase):
@@ -169,6 +181,7 @@ class SharedLimitsTest(unittest.TestCase):
                     results.append(client.post(self.ports[n % 3], "sk-roomy-key-1", timeout=5)[0])
                 except Exception as e:  # noqa: BLE001 - any failure is a finding
                     errors.append(repr(e))
+            client.close()
 
         threads = [threading.Thread(target=load) for _ in range(6)]
         for t in threads:
@@ -177,10 +190,11 @@ class SharedLimitsTest(unittest.TestCase):
             harness.wait_until(lambda: len(results) >= 200, timeout=10)
             self.redis.close()
             down_from = len(results)
-            harness.wait_until(lambda: all(self.store_up(g) == 0 for g in self.gateways), timeout=10)
+            self.assertTrue(harness.wait_until(
+                lambda: all(self.store_up(g) == 0 for g in self.gateways), timeout=10))
             harness.wait_until(lambda: len(results) >= down_from + 300, timeout=10)
             served_while_down = len(results) - down_from
-            self.redis = Redis(self.redis_port)
+            type(self).redis = Redis(self.redis_port)  # the class's: tearDownClass stops it
             self.assertTrue(all(harness.wait_until(lambda g=g: self.store_up(g) == 1, timeout=15)
                                 for g in self.gateways))
         finally:
