@@ -272,19 +272,24 @@ models:
         self.assertGreaterEqual(self.tls_errors(bare, "handshake"), 1)
         self.assertIn("certificate required", self.stderr_after_stop(bare))
 
-    def test_a_ca_that_cannot_be_read_is_an_error_and_the_pool_refuses(self):
-        front = self.stunnel()
+    def test_a_ca_that_cannot_be_read_is_refused_at_load_with_its_line(self):
+        import subprocess
         missing = os.path.join(self.dir, "no-such-ca.pem")
-        gw = self.gateway([front.port], {"ca_file": missing})
-        status, _, body = harness.request(gw.port(), "POST", "/v1/chat/completions",
-                                          {"model": MODEL, "messages": [{"role": "user", "content": "hi"}],
-                                           "max_tokens": 2})
-        self.assertEqual(status, 503, body)
-        self.assertGreaterEqual(self.tls_errors(gw, "context"), 1)
-        self.assertEqual(front.accepted(), 0)  # nothing is sent in clear instead
-        log = self.stderr_after_stop(gw)
-        self.assertIn("pool=p cannot build its TLS context", log)
-        self.assertIn(f"tls.ca_file {missing}: No such file or directory", log)
+        path = harness.write_config(f"""pools:
+  - name: p
+    endpoints: [127.0.0.1:1]
+    tls:
+      ca_file: {missing}
+models:
+  - {{name: {MODEL}, pool: p}}
+""")
+        self.addCleanup(os.unlink, path)
+        proc = subprocess.run([harness.GATEWAY_BIN, "--check-config", path], capture_output=True,
+                              text=True, timeout=10)
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        out = proc.stdout + proc.stderr
+        self.assertIn(f"{path}:5:", out)
+        self.assertIn("pools[0].tls.ca_file", out)
 
 
 if __name__ == "__main__":
