@@ -135,7 +135,8 @@ describe('API keys, limits and usage with the official openai SDK', () => {
       retryAfter = Number(err.headers.get('retry-after'));
       return true;
     });
-    assert.ok(retryAfter >= 1 && retryAfter <= LIMIT_WINDOW_S, `retry-after ${retryAfter}`);
+    // The window counts 61 buckets of window/60 each, and Retry-After rounds up to seconds.
+    assert.ok(retryAfter >= 1 && retryAfter <= LIMIT_WINDOW_S + 1, `retry-after ${retryAfter}`);
     const started = Date.now();
     const retried = await ask(client(BATCH_KEY, { maxRetries: 3 }));
     assert.equal(retried.usage.completion_tokens, 3);
