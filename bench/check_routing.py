@@ -33,7 +33,8 @@ def post(hostport, body):
     conn = http.client.HTTPConnection(host, int(port), timeout=10)
     try:
         conn.request("POST", "/v1/chat/completions", body=body,
-                     headers={"Content-Type": "application/json"})
+                     headers={"Content-Type": "application/json",
+                              "Authorization": "Bearer bench"})  # the key of the -keys targets
         resp = conn.getresponse()
         resp.read()
         return resp.status, resp.getheader("x-inference-port")

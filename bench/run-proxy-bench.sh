@@ -101,13 +101,13 @@ start() {
   local name=$1 core=$2; shift 2
   taskset -c "$core" nice -n "$NICE" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
   pids+=($!)
-  printf -v "pid_$name" '%s' "$!"
+  printf -v "pid_${name//-/_}" '%s' "$!"
   echo "taskset -c $core nice -n $NICE $*" >>"$WORK/commands.txt"
 }
 
 # wait_lines NAME WORD COUNT : bounded wait until NAME printed COUNT lines "WORD host:port".
 wait_lines() {
-  local name=$1 word=$2 count=$3 pidvar="pid_$1" deadline=$((SECONDS + 20))
+  local name=$1 word=$2 count=$3 pidvar="pid_${1//-/_}" deadline=$((SECONDS + 20))
   while (($(grep -c "^$word " "$WORK/$name.out" 2>/dev/null || true) < count)); do
     if ! kill -0 "${!pidvar}" 2>/dev/null; then
       log "$name exited early:"; tail -20 "$WORK/$name.err" >&2; exit 1
@@ -119,7 +119,7 @@ wait_lines() {
 
 # wait_port NAME PORT : bounded wait until PORT accepts connections.
 wait_port() {
-  local name=$1 port=$2 pidvar="pid_$1" deadline=$((SECONDS + 20))
+  local name=$1 port=$2 pidvar="pid_${1//-/_}" deadline=$((SECONDS + 20))
   until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
     if ! kill -0 "${!pidvar}" 2>/dev/null; then
       log "$name exited early:"; tail -20 "$WORK/$name.err" >&2; exit 1
@@ -287,7 +287,7 @@ wrk_run() {
 # Syscalls per request: strace -c the proxy's processes (all threads) during a short load.
 strace_run() {
   local t=$1 pid pids_to_trace=() out=$RAW/strace-$1-$BODY_BYTES.txt
-  local pidvar="pid_${PROC[$t]}"
+  local proc=${PROC[$t]}; local pidvar="pid_${proc//-/_}"
   pid=${!pidvar}
   pids_to_trace=("$pid")
   # nginx: the worker is the master's child and does the work.

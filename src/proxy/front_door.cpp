@@ -1,6 +1,7 @@
 // The front door (front_door.hpp): keys, limits and the pools' own credentials.
 #include "proxy/front_door.hpp"
 
+#include <charconv>
 #include <map>
 
 #include <prometheus/metric_family.h>
@@ -13,9 +14,11 @@ namespace infergate::proxy {
 namespace {
 
 void append_header(std::string& out, std::string_view name, std::uint64_t value) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
   out += name;
   out += ": ";
-  out += std::to_string(value);
+  out.append(digits, end);
   out += "\r\n";
 }
 
@@ -27,8 +30,7 @@ void append_header(std::string& out, std::string_view name, std::string_view val
 }
 
 // OpenAI's six x-ratelimit-* headers, for the kinds of limit the key has.
-std::string rate_headers(const limits::Admission& admission) {
-  std::string out;
+void rate_headers(const limits::Admission& admission, std::string& out) {
   if (admission.requests) {
     append_header(out, "x-ratelimit-limit-requests", admission.requests->limit);
     append_header(out, "x-ratelimit-remaining-requests", admission.requests->remaining);
@@ -39,7 +41,6 @@ std::string rate_headers(const limits::Admission& admission) {
     append_header(out, "x-ratelimit-remaining-tokens", admission.tokens->remaining);
     append_header(out, "x-ratelimit-reset-tokens", limits::format_reset(admission.tokens->reset));
   }
-  return out;
 }
 
 prometheus::MetricFamily counter_family(std::string name, std::string help, double value) {
@@ -91,12 +92,14 @@ const auth::ApiKey* FrontDoor::authenticate(const auth::KeyTable& keys, std::str
 }
 
 Admitted FrontDoor::admit(const auth::ApiKey& key, std::string_view model,
-                          std::uint64_t estimated_tokens, std::chrono::steady_clock::time_point now) {
+                          std::uint64_t estimated_tokens, std::chrono::steady_clock::time_point now,
+                          std::string& headers) {
+  headers.clear();
   const limits::Subject who{key.name, model, key.limits, key.model_limit(model)};
   if (!key.limits.any() && !(who.model_limit && who.model_limit->any())) return {};
   limits::Admission admission = impl_->limiter.admit(who, estimated_tokens, now);
   Admitted out;
-  out.headers = rate_headers(admission);
+  rate_headers(admission, headers);
   out.refusal = admission.refusal;
   out.retry_after = admission.retry_after;
   out.charge = std::move(admission.charge);

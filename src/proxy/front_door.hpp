@@ -24,7 +24,6 @@ namespace infergate::proxy {
 struct Admitted {
   std::optional<ErrorKind> refusal;         // requests_limited, tokens_limited, limits_unavailable
   std::chrono::milliseconds retry_after{0};  // with a refusal
-  std::string headers;                       // "x-ratelimit-...: ...\r\n" lines; empty: no limits
   limits::Charge charge;                     // settle() with the real usage when known
 };
 
@@ -46,9 +45,11 @@ class FrontDoor {
   const auth::ApiKey* authenticate(const auth::KeyTable& keys, std::string_view authorization,
                                    std::string_view api_key) const;
 
-  // Charges one request and `estimated_tokens` against the key's limits for `model`.
+  // Charges one request and `estimated_tokens` against the key's limits for `model`. `headers`
+  // gets the "x-ratelimit-...: ...\r\n" lines every response to it carries (none: no limits);
+  // the caller's buffer, so its capacity is reused from request to request.
   Admitted admit(const auth::ApiKey& key, std::string_view model, std::uint64_t estimated_tokens,
-                 std::chrono::steady_clock::time_point now);
+                 std::chrono::steady_clock::time_point now, std::string& headers);
 
   // Whether streamed requests of `key` get stream_options.include_usage added (limits.stream_usage).
   bool wants_stream_usage() const noexcept { return stream_usage_; }

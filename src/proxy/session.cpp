@@ -352,8 +352,7 @@ std::optional<ErrorKind> Session::admit() {
   FrontDoor& door = *worker_.front_door();
   const std::uint64_t estimate =
       facts_.prompt_token_estimate() + facts_.max_tokens.value_or(door.default_max_tokens());
-  Admitted admitted = door.admit(*key_, facts_.model, estimate, Clock::now());
-  rate_headers_ = std::move(admitted.headers);
+  Admitted admitted = door.admit(*key_, facts_.model, estimate, Clock::now(), rate_headers_);
   charge_ = std::move(admitted.charge);
   if (!admitted.refusal) return std::nullopt;
   retry_after_ = admitted.retry_after;
