@@ -335,31 +335,6 @@ void Session::read_routing_headers() {
   }
 }
 
-bool Session::authenticate(std::string_view path) {
-  key_ = nullptr;
-  team_ = nullptr;
-  rate_headers_.clear();
-  FrontDoor* door = worker_.front_door();
-  if (!door || !starts_with(path, "/v1/")) return true;  // the gateway's own paths stay open
-  keys_ = door->keys();
-  key_ = door->authenticate(*keys_, authorization_, api_key_);
-  if (!key_) return false;
-  team_ = &worker_.metrics().team(key_->team);
-  return true;
-}
-
-std::optional<ErrorKind> Session::admit() {
-  FrontDoor& door = *worker_.front_door();
-  const std::uint64_t estimate =
-      facts_.prompt_token_estimate() + facts_.max_tokens.value_or(door.default_max_tokens());
-  Admitted admitted = door.admit(*key_, facts_.model, estimate, Clock::now(), rate_headers_);
-  charge_ = std::move(admitted.charge);
-  if (!admitted.refusal) return std::nullopt;
-  retry_after_ = admitted.retry_after;
-  worker_.metrics().team_limited(*team_, *admitted.refusal);
-  return admitted.refusal;
-}
-
 std::optional<ErrorKind> Session::schedule_request() {
   const GatewayConfig& config = worker_.config();
   snapshot_ = worker_.snapshots().load();
