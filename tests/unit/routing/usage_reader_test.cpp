@@ -1,6 +1,7 @@
 // Reading the real usage of responses: JSON bodies from their tail, SSE streams as they pass,
 // and leaving out the usage-only event the gateway asked for.
 #include "routing/usage_reader.hpp"
+#include "routing/usage_json.hpp"
 
 #include <doctest/doctest.h>
 
@@ -90,6 +91,27 @@ TEST_CASE("find_usage reads the response's usage from a JSON body or its tail") 
       const std::string tail = c.body.substr(c.body.size() - n);  // an exact-size buffer for ASan
       const auto usage = find_usage(tail);
       if (usage) CHECK(c.expected.has_value());
+    }
+  }
+}
+
+TEST_CASE("the usage key is found at every position of texts of every length") {
+  // Decoys: the 'u' and 'g' the vector scan looks for, a key of another name, a broken key.
+  const std::string filler = "xu  g\"usag\"xusage\"\"uXXgx\"Usage\"u..g";
+  const std::string key = R"("usage":{})";
+  for (std::size_t length = key.size(); length <= 90; ++length) {
+    for (std::size_t at = 0; at + key.size() <= length; ++at) {
+      std::string text;
+      while (text.size() < length) text += filler;
+      text.resize(length);
+      text.replace(at, key.size(), key);
+      const std::vector<char> exact(text.begin(), text.end());  // exact size, for ASan
+      const std::string_view view(exact.data(), exact.size());
+      CAPTURE(text);
+      const std::size_t brace = at + key.size() - 2;
+      CHECK(infergate::usage_json::next_usage_object(view, 0) == brace);
+      CHECK(infergate::usage_json::next_usage_object(view, at) == brace);
+      CHECK(infergate::usage_json::next_usage_object(view, at + 1) == std::string_view::npos);
     }
   }
 }
