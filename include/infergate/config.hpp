@@ -208,6 +208,29 @@ struct LimitsConfig {
   bool operator==(const LimitsConfig&) const = default;
 };
 
+// `access_log:`: one line per request, written by its own thread from per-worker rings.
+struct AccessLogConfig {
+  bool enabled = false;
+  std::string path = "-";  // "-": stdout; else a file, reopened on SIGUSR1 or when moved away
+  enum class Format : std::uint8_t { json, text } format = Format::json;
+  std::vector<std::string> fields;  // the fields to write, in order; empty: every field
+  double sample_ratio = 1.0;        // of successful requests; failed ones are always written
+  std::size_t buffer = 8192;        // records each worker may hold before the writer drains them
+  bool operator==(const AccessLogConfig&) const = default;
+};
+
+// `tracing:`: W3C trace context is always continued; spans are exported when `endpoint` is set.
+struct TracingConfig {
+  std::string endpoint;      // OTLP/HTTP traces URL, e.g. http://127.0.0.1:4318/v1/traces
+  double sample_ratio = 1.0;  // of new traces; a caller's sampled flag is followed as sent
+  std::string service_name = "infergate";
+  std::size_t buffer = 4096;      // spans' records each worker may hold before the exporter drains
+  std::size_t batch = 512;        // records per export request at most
+  Millis flush_interval{1000};    // a partial batch waits at most this long
+  Millis timeout{2000};           // one export request, connect included
+  bool operator==(const TracingConfig&) const = default;
+};
+
 struct GatewayConfig {
   HostPort listen{"0.0.0.0", 8080};
   TlsConfig tls;  // set: the client listener speaks HTTPS only
@@ -226,6 +249,8 @@ struct GatewayConfig {
   KubernetesConfig kubernetes;
   AuthConfig auth;
   LimitsConfig limits;
+  AccessLogConfig access_log;
+  TracingConfig tracing;
 };
 
 // A config problem, located: "gateway.yaml:12:5: models[1].targets[0].pool: unknown pool 'x'".
