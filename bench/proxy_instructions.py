@@ -4,7 +4,8 @@ the default profile, a 2 KB chat body. (Ir(1200) - Ir(200)) / 1000 sequential ke
 so start-up and shutdown cancel out: repeatable to a few instructions, unlike wall-clock figures on
 a shared VM. Loopback only; every process it starts is stopped by PID.
 
-usage: bench/proxy_instructions.py GATEWAY_BIN SIM_BIN
+usage: bench/proxy_instructions.py [--keys] GATEWAY_BIN SIM_BIN
+  --keys: an API key with local request and token limits (never refusing), sent on every request
 """
 import http.client
 import json
@@ -16,6 +17,7 @@ import sys
 import tempfile
 
 MODEL = "Qwen/Qwen3-0.6B"
+HEADERS = {"content-type": "application/json"}
 BODY = json.dumps({"messages": [{"role": "user", "content": "x" * 1900}], "max_tokens": 2, "model": MODEL})
 
 
@@ -26,7 +28,11 @@ def listening_port(proc):
     raise RuntimeError("no 'listening' line")
 
 
-def instructions(gw_bin, sim_bin, requests, work):
+KEYS = ("auth:\n  keys:\n    - {name: bench, team: bench, key: bench, limits: "
+        "{requests_per_minute: 1000000000, tokens_per_minute: 1000000000000}}\n")
+
+
+def instructions(gw_bin, sim_bin, requests, work, keys):
     """Total instructions callgrind counts in the gateway for `requests` requests."""
     sim = subprocess.Popen([sim_bin, "--fast", "--host", "127.0.0.1", "--port", "0", "--log-level", "warn"],
                            stdout=subprocess.PIPE, text=True)
@@ -35,14 +41,14 @@ def instructions(gw_bin, sim_bin, requests, work):
         config = os.path.join(work, "gateway.yaml")
         with open(config, "w") as f:
             f.write(f"workers: 1\npools:\n  - name: p\n    endpoints: [127.0.0.1:{listening_port(sim)}]\n"
-                    f"models:\n  - name: {MODEL}\n    targets: [{{pool: p}}]\n")
+                    f"models:\n  - name: {MODEL}\n    targets: [{{pool: p}}]\n" + (KEYS if keys else ""))
         out = os.path.join(work, f"callgrind.{requests}")
         gw = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", gw_bin,
                                "--config", config, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
                                "--log-level", "warn"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         conn = http.client.HTTPConnection("127.0.0.1", listening_port(gw), timeout=60)
         for _ in range(requests):
-            conn.request("POST", "/v1/chat/completions", body=BODY, headers={"content-type": "application/json"})
+            conn.request("POST", "/v1/chat/completions", body=BODY, headers=HEADERS | ({"authorization": "Bearer bench"} if keys else {}))
             resp = conn.getresponse()
             resp.read()
             if resp.status != 200:
@@ -64,10 +70,17 @@ def instructions(gw_bin, sim_bin, requests, work):
 
 
 def main():
-    gw_bin, sim_bin = sys.argv[1], sys.argv[2]
+    args = sys.argv[1:]
+    keys = "--keys" in args
+    if keys:
+        args.remove("--keys")
+    gw_bin, sim_bin = args
     with tempfile.TemporaryDirectory(prefix="proxy-instructions.") as work:
-        few, many = instructions(gw_bin, sim_bin, 200, work), instructions(gw_bin, sim_bin, 1200, work)
-    print(f"{gw_bin}: {(many - few) / 1000:.0f} instructions per request "
+        few = instructions(gw_bin, sim_bin, 200, work, keys)
+        many = instructions(gw_bin, sim_bin, 1200, work, keys)
+        if os.environ.get("KEEP_CALLGRIND"):  # for callgrind_annotate: the 1200-request profile
+            os.replace(os.path.join(work, "callgrind.1200"), os.environ["KEEP_CALLGRIND"])
+    print(f"{gw_bin}{' --keys' if keys else ''}: {(many - few) / 1000:.0f} instructions per request "
           f"(Ir {few} for 200 requests, {many} for 1200)")
 
 

@@ -118,6 +118,7 @@ void KeySource::publish() {
   for (const std::string& what : rejected) error(fmt::format("key left out {}", what));
   keys_loaded_.store(table->size(), std::memory_order_relaxed);
   table_.store(std::move(table), std::memory_order_release);
+  generation_.fetch_add(1, std::memory_order_release);
 }
 
 void KeySource::error(const std::string& what) {

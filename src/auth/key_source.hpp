@@ -36,6 +36,9 @@ class KeySource {
 
   // The table to check a request against (never null).
   KeyTablePtr current() const noexcept { return table_.load(std::memory_order_acquire); }
+  // Moves after every publish (after the table): a worker that keeps its own copy of the table
+  // compares this one counter per request instead of loading the shared pointer.
+  std::uint64_t generation() const noexcept { return generation_.load(std::memory_order_acquire); }
 
   // Looks at keys_dir; true when a new table was published. Cheap when nothing changed: one
   // directory listing and one stat() per file.
@@ -65,6 +68,7 @@ class KeySource {
   std::map<std::string, File> files_;  // by name: the table's order after the config's keys
   bool dir_failed_ = false;            // logged once per state change
   std::atomic<KeyTablePtr> table_;
+  std::atomic<std::uint64_t> generation_{0};
   std::atomic<std::uint64_t> reloads_{0};
   std::atomic<std::uint64_t> reload_errors_{0};
   std::atomic<std::size_t> keys_loaded_{0};

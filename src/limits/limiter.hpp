@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -108,6 +109,9 @@ std::uint64_t retry_after_seconds(std::chrono::milliseconds wait) noexcept;
 
 // OpenAI's x-ratelimit-reset-* style: "1s", "250ms", "6m0s", "1m30s", "0s".
 std::string format_reset(std::chrono::milliseconds wait);
+// The same into `out` (no allocation); returns the length. Up to 2^63 ms fits.
+inline constexpr std::size_t kResetChars = 40;
+std::size_t format_reset(std::chrono::milliseconds wait, std::span<char, kResetChars> out) noexcept;
 
 class Limiter {
  public:

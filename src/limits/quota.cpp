@@ -1,4 +1,6 @@
 // The header values of a limit: Retry-After's seconds and OpenAI's reset durations.
+#include <array>
+#include <charconv>
 #include <string>
 
 #include "limits/limiter.hpp"
@@ -13,26 +15,49 @@ std::uint64_t retry_after_seconds(std::chrono::milliseconds wait) noexcept {
 
 // Go's time.Duration format at millisecond precision, which is what OpenAI's
 // x-ratelimit-reset-* headers carry: "250ms", "1s", "1.5s", "1m30s", "6m0s", "1h0m0s".
-std::string format_reset(std::chrono::milliseconds wait) {
+std::size_t format_reset(std::chrono::milliseconds wait, std::span<char, kResetChars> out) noexcept {
+  char* p = out.data();
+  char* const end = p + out.size();
+  const auto put = [&](std::int64_t n) { p = std::to_chars(p, end, n).ptr; };
   std::int64_t ms = wait.count();
-  if (ms <= 0) return "0s";
-  if (ms < 1000) return std::to_string(ms) + "ms";
-  std::string out;
+  if (ms <= 0) ms = 0;
+  if (ms < 1000) {
+    if (ms > 0) {
+      put(ms);
+      *p++ = 'm';
+    } else {
+      *p++ = '0';
+    }
+    *p++ = 's';
+    return static_cast<std::size_t>(p - out.data());
+  }
   const std::int64_t hours = ms / 3'600'000;
   ms %= 3'600'000;
   const std::int64_t minutes = ms / 60'000;
   ms %= 60'000;
-  if (hours > 0) out += std::to_string(hours) + "h";
-  if (hours > 0 || minutes > 0) out += std::to_string(minutes) + "m";
-  out += std::to_string(ms / 1000);
-  if (const std::int64_t frac = ms % 1000; frac != 0) {
-    std::string digits = std::to_string(frac + 1000).substr(1);  // three digits, leading zeros
-    while (digits.back() == '0') digits.pop_back();
-    out += '.';
-    out += digits;
+  if (hours > 0) {
+    put(hours);
+    *p++ = 'h';
   }
-  out += 's';
-  return out;
+  if (hours > 0 || minutes > 0) {
+    put(minutes);
+    *p++ = 'm';
+  }
+  put(ms / 1000);
+  if (std::int64_t frac = ms % 1000; frac != 0) {
+    *p++ = '.';
+    for (std::int64_t unit = 100; frac != 0; unit /= 10) {  // leading zeros kept, trailing dropped
+      *p++ = static_cast<char>('0' + frac / unit);
+      frac %= unit;
+    }
+  }
+  *p++ = 's';
+  return static_cast<std::size_t>(p - out.data());
+}
+
+std::string format_reset(std::chrono::milliseconds wait) {
+  std::array<char, kResetChars> text;
+  return std::string(text.data(), format_reset(wait, text));
 }
 
 }  // namespace infergate::limits

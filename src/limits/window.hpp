@@ -6,6 +6,7 @@
 // calendar minute, or a token bucket of a full minute, would admit up to twice the limit.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -32,11 +33,12 @@ class Window {
       }
     }
     head_ = sec;
+    head_index_ = index(sec);
   }
 
   // Counts `n` in the current second (call advance() first).
   void add(std::uint64_t n) noexcept {
-    buckets_[index(head_)] += n;
+    buckets_[head_index_] += n;
     total_ += n;
   }
 
@@ -57,12 +59,20 @@ class Window {
   // than the total is asked for (ageing alone will never free it).
   std::chrono::milliseconds until_freed(std::uint64_t units, std::int64_t now_ms) const noexcept {
     if (units == 0) return std::chrono::milliseconds{0};
-    std::uint64_t acc = 0;
-    for (std::int64_t s = head_ - kSeconds + 1; s <= head_; ++s) {
-      acc += buckets_[index(s)];
-      if (acc >= units) {
-        const std::int64_t ms = (s + kSeconds) * 1000 - now_ms;
-        return std::chrono::milliseconds{ms > 0 ? ms : 0};
+    if (units <= total_) {
+      // Oldest second first, from the first one that may hold units; the index wraps by
+      // comparison (a modulo per bucket cost most of an admission's instructions).
+      std::int64_t s = std::max(head_ - kSeconds + 1, quiet_before_);
+      std::size_t i = index(s);
+      std::uint64_t acc = 0;
+      for (; s <= head_; ++s) {
+        if (acc == 0 && buckets_[i] != 0) quiet_before_ = s;  // every older bucket is empty
+        acc += buckets_[i];
+        if (acc >= units) {
+          const std::int64_t ms = (s + kSeconds) * 1000 - now_ms;
+          return std::chrono::milliseconds{ms > 0 ? ms : 0};
+        }
+        if (++i == buckets_.size()) i = 0;
       }
     }
     return std::chrono::milliseconds{kSeconds * 1000};
@@ -76,6 +86,11 @@ class Window {
   std::array<std::uint64_t, kSeconds> buckets_{};
   std::uint64_t total_ = 0;
   std::int64_t head_ = std::numeric_limits<std::int64_t>::min() / 2;
+  std::size_t head_index_ = index(head_);
+  // No bucket of a second before this one holds units (add() counts only at head_ and remove()
+  // only takes away): until_freed() starts there. Updated by until_freed(), under the caller's
+  // lock like every other member.
+  mutable std::int64_t quiet_before_ = std::numeric_limits<std::int64_t>::min() / 2;
 };
 
 }  // namespace infergate::limits::detail

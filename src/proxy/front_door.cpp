@@ -2,6 +2,7 @@
 #include "proxy/front_door.hpp"
 
 #include <charconv>
+#include <cstring>
 #include <map>
 
 #include <prometheus/metric_family.h>
@@ -13,34 +14,47 @@
 namespace infergate::proxy {
 namespace {
 
-void append_header(std::string& out, std::string_view name, std::uint64_t value) {
-  char digits[24];
-  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
-  out += name;
-  out += ": ";
-  out.append(digits, end);
-  out += "\r\n";
-}
+// Header lines written into a stack buffer and appended at once: six lines per request, so no
+// per-piece capacity checks on the caller's string.
+class HeaderLines {
+ public:
+  void add(std::string_view name, std::uint64_t value) {
+    put(name);
+    p_ = std::to_chars(p_, end_, value).ptr;
+    put("\r\n");
+  }
+  void add_reset(std::string_view name, std::chrono::milliseconds wait) {
+    put(name);
+    p_ += limits::format_reset(wait, std::span<char, limits::kResetChars>(p_, limits::kResetChars));
+    put("\r\n");
+  }
+  std::string_view text() const noexcept { return {buf_, static_cast<std::size_t>(p_ - buf_)}; }
 
-void append_header(std::string& out, std::string_view name, std::string_view value) {
-  out += name;
-  out += ": ";
-  out += value;
-  out += "\r\n";
-}
+ private:
+  void put(std::string_view s) noexcept {
+    std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+  // Six names of at most 32 bytes with ": " and CRLF, three numbers of 20 digits, three resets.
+  char buf_[6 * 36 + 3 * 20 + 3 * limits::kResetChars];
+  char* p_ = buf_;
+  char* const end_ = buf_ + sizeof buf_;
+};
 
 // OpenAI's six x-ratelimit-* headers, for the kinds of limit the key has.
 void rate_headers(const limits::Admission& admission, std::string& out) {
+  HeaderLines lines;
   if (admission.requests) {
-    append_header(out, "x-ratelimit-limit-requests", admission.requests->limit);
-    append_header(out, "x-ratelimit-remaining-requests", admission.requests->remaining);
-    append_header(out, "x-ratelimit-reset-requests", limits::format_reset(admission.requests->reset));
+    lines.add("x-ratelimit-limit-requests: ", admission.requests->limit);
+    lines.add("x-ratelimit-remaining-requests: ", admission.requests->remaining);
+    lines.add_reset("x-ratelimit-reset-requests: ", admission.requests->reset);
   }
   if (admission.tokens) {
-    append_header(out, "x-ratelimit-limit-tokens", admission.tokens->limit);
-    append_header(out, "x-ratelimit-remaining-tokens", admission.tokens->remaining);
-    append_header(out, "x-ratelimit-reset-tokens", limits::format_reset(admission.tokens->reset));
+    lines.add("x-ratelimit-limit-tokens: ", admission.tokens->limit);
+    lines.add("x-ratelimit-remaining-tokens: ", admission.tokens->remaining);
+    lines.add_reset("x-ratelimit-reset-tokens: ", admission.tokens->reset);
   }
+  out.assign(lines.text());
 }
 
 prometheus::MetricFamily counter_family(std::string name, std::string help, double value) {
@@ -84,7 +98,11 @@ void FrontDoor::stop() { impl_->limiter.stop(); }
 
 std::shared_ptr<const auth::KeyTable> FrontDoor::keys() const { return impl_->keys.current(); }
 
-const auth::ApiKey* FrontDoor::authenticate(const auth::KeyTable& keys, std::string_view authorization,
+std::unique_ptr<auth::KeyCache> FrontDoor::make_key_cache(std::uint64_t seed) const {
+  return std::make_unique<auth::KeyCache>(impl_->keys, seed);
+}
+
+const auth::ApiKey* FrontDoor::authenticate(auth::KeyCache& keys, std::string_view authorization,
                                             std::string_view api_key) const {
   const auto presented = auth::presented_key(authorization, api_key);
   if (!presented) return nullptr;

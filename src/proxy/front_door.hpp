@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/key_cache.hpp"
 #include "auth/key_table.hpp"
 #include "infergate/config.hpp"
 #include "infergate/routing.hpp"
@@ -39,10 +40,12 @@ class FrontDoor {
 
   // The current keys: one atomic load. Keep the pointer while using a key of it.
   std::shared_ptr<const auth::KeyTable> keys() const;
+  // A worker's own view of the keys (auth/key_cache.hpp), for that worker's thread only.
+  std::unique_ptr<auth::KeyCache> make_key_cache(std::uint64_t seed) const;
 
-  // The key a request presents (values of Authorization and x-api-key, either may be empty),
-  // or null: no key, a malformed one, or an unknown one.
-  const auth::ApiKey* authenticate(const auth::KeyTable& keys, std::string_view authorization,
+  // The key a request presents (values of Authorization and x-api-key, either may be empty) in
+  // `keys`' current table, or null: no key, a malformed one, or an unknown one.
+  const auth::ApiKey* authenticate(auth::KeyCache& keys, std::string_view authorization,
                                    std::string_view api_key) const;
 
   // Charges one request and `estimated_tokens` against the key's limits for `model`. `headers`

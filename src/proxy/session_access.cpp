@@ -9,8 +9,9 @@ bool Session::authenticate(std::string_view path) {
   rate_headers_.clear();
   FrontDoor* door = worker_.front_door();
   if (!door || path.substr(0, 4) != "/v1/") return true;  // the gateway's own paths stay open
-  keys_ = door->keys();
-  key_ = door->authenticate(*keys_, authorization_, api_key_);
+  auth::KeyCache& cache = worker_.key_cache();
+  keys_ = cache.table();
+  key_ = door->authenticate(cache, authorization_, api_key_);
   if (!key_) return false;
   team_ = &worker_.metrics().team(key_->team);
   return true;

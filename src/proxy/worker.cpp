@@ -1,6 +1,8 @@
 // A worker: its listener (SO_REUSEPORT), accept loop and event-loop thread.
 #include "proxy/worker.hpp"
 
+#include "proxy/front_door.hpp"
+
 #include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -32,6 +34,11 @@ Worker::Worker(unsigned index, const GatewayConfig& config, SnapshotHolder& snap
       pool_(std::in_place, io_->get_executor()),
       rng_(0x9E3779B97F4A7C15ull * (index + 1) ^ static_cast<std::uint64_t>(std::random_device{}())),
       metrics_(metrics) {}
+
+void Worker::set_front_door(FrontDoor* door) {
+  front_door_ = door;
+  key_cache_ = door ? door->make_key_cache(rng_()) : nullptr;
+}
 
 Worker::~Worker() {
   stop();

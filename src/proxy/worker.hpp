@@ -15,6 +15,7 @@
 #include "infergate/config.hpp"
 
 namespace boost::asio::ssl { class context; }
+namespace infergate::auth { class KeyCache; }
 #include "infergate/routing.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/upstream_pool.hpp"
@@ -64,7 +65,10 @@ class Worker {
   WaitRoom& waits() noexcept { return waits_; }  // shared by every worker (thread-safe)
   // API keys and limits (auth:), shared by every worker; null without `auth:`. Before start().
   FrontDoor* front_door() const noexcept { return front_door_; }
-  void set_front_door(FrontDoor* door) noexcept { front_door_ = door; }
+  void set_front_door(FrontDoor* door);
+  // This worker's view of the keys (with a front door only).
+  auth::KeyCache& key_cache() noexcept { return *key_cache_; }
+  unsigned index() const noexcept { return index_; }
   bool draining() const noexcept { return draining_.load(std::memory_order_relaxed); }
   void attach(SessionHook& session) noexcept;
   void detach(SessionHook& session) noexcept;
@@ -79,6 +83,7 @@ class Worker {
   const std::atomic<bool>& draining_;
   WaitRoom& waits_;
   FrontDoor* front_door_ = nullptr;
+  std::unique_ptr<auth::KeyCache> key_cache_;
   boost::intrusive::list<SessionHook, boost::intrusive::constant_time_size<false>> sessions_;
   std::atomic<int> live_sessions_{0};
   // ~Worker resets these in reverse order: sockets before their io_context, and the io_context
