@@ -24,7 +24,10 @@
 #include "proxy/admin.hpp"
 #include "proxy/front_door.hpp"
 #include "proxy/metrics_scraper.hpp"
+#include "proxy/otlp_client.hpp"
 #include "proxy/worker.hpp"
+#include "telemetry/access_log.hpp"
+#include "telemetry/span_exporter.hpp"
 
 namespace infergate::proxy {
 namespace {
@@ -66,6 +69,9 @@ struct Gateway::Impl {
   net::awaitable<void> wait_for_signals();
   net::awaitable<void> wait_for_reloads();
   net::awaitable<void> poll_front_door();
+  net::awaitable<void> wait_for_reopen();
+  void start_telemetry(unsigned workers);
+  void stop_telemetry();
   net::awaitable<void> drain();
   int live_sessions() const {
     int n = 0;
@@ -84,6 +90,10 @@ struct Gateway::Impl {
   AdminServer admin;
   MetricsScraper scraper;  // its own thread and event loop
   std::unique_ptr<FrontDoor> front_door;  // auth: keys and limits; null without it
+  std::unique_ptr<telemetry::AccessLog> access_log;  // access_log:; null when off
+  std::unique_ptr<telemetry::SpanExporter> tracer;   // tracing.endpoint; null when unset
+  std::optional<net::signal_set> reopen_signal;      // SIGUSR1: the access log's file again
+  bool telemetry_stopped = false;
   std::optional<net::signal_set> signals;  // registered before the ready lines are printed
   std::optional<net::signal_set> reload_signal;
   std::function<void()> reload;
@@ -98,6 +108,40 @@ Gateway::~Gateway() {
   for (auto& w : impl_->workers) w->stop();
   impl_->workers.clear();
   if (impl_->front_door) impl_->front_door->stop();
+  impl_->stop_telemetry();
+}
+
+void Gateway::Impl::start_telemetry(unsigned count) {
+  if (config.access_log.enabled) {
+    access_log = std::make_unique<telemetry::AccessLog>(config.access_log, count);
+    metrics.add_collector([this] { return access_log->collect(); });
+    reopen_signal.emplace(control, SIGUSR1);
+  }
+  if (!config.tracing.endpoint.empty()) {
+    tracer = std::make_unique<telemetry::SpanExporter>(config.tracing, count,
+                                                       make_otlp_sender(config.tracing));
+    metrics.add_collector([this] { return tracer->collect(); });
+  }
+  if (access_log) access_log->start();
+  if (tracer) tracer->start();
+}
+
+void Gateway::Impl::stop_telemetry() {
+  // After the workers: what they handed over is written and sent before the process ends.
+  if (telemetry_stopped) return;
+  telemetry_stopped = true;
+  if (access_log) access_log->stop();
+  if (tracer) tracer->stop();
+}
+
+net::awaitable<void> Gateway::Impl::wait_for_reopen() {
+  for (;;) {
+    auto next = reopen_signal->async_wait(kTuple);
+    auto [ec, signal] = co_await std::move(next);
+    if (ec) co_return;
+    spdlog::info("signal={} reopening the access log", signal);
+    access_log->reopen();
+  }
 }
 
 void Gateway::start() {
@@ -110,10 +154,12 @@ void Gateway::start() {
   tcp::endpoint address = resolve(m.control, m.config.listen);
   // One context for every worker: OpenSSL contexts are thread-safe once configured.
   const auto tls = m.config.tls.enabled() ? make_tls_context(m.config.tls) : nullptr;
+  m.start_telemetry(count);
   for (unsigned i = 0; i < count; ++i) {
     auto worker = std::make_unique<Worker>(i, m.config, m.snapshots, m.metrics, m.draining, m.waits);
     worker->set_tls(tls);
     worker->set_front_door(m.front_door.get());
+    worker->set_telemetry(m.access_log.get(), m.tracer.get());
     try {
       address = worker->listen(address);  // the first bind fixes the port for the others
     } catch (const boost::system::system_error& e) {
@@ -173,8 +219,10 @@ net::awaitable<void> Gateway::Impl::drain() {
   admin.stop();
   scraper.stop();
   if (front_door) front_door->stop();
+  stop_telemetry();
   signals->cancel();
   if (reload_signal) reload_signal->cancel();
+  if (reopen_signal) reopen_signal->cancel();
   control.stop();
 }
 
@@ -273,6 +321,7 @@ int Gateway::run() {
   net::co_spawn(m.control, m.wait_for_signals(), net::detached);
   if (m.reload_signal) net::co_spawn(m.control, m.wait_for_reloads(), net::detached);
   if (m.front_door) net::co_spawn(m.control, m.poll_front_door(), net::detached);
+  if (m.reopen_signal) net::co_spawn(m.control, m.wait_for_reopen(), net::detached);
   m.control.run();
   for (auto& w : m.workers) w->join();
   spdlog::info("stopped");

@@ -36,6 +36,16 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
 
 const UpstreamTlsPtr kPlainTcp;
 
+// The client's request id and trace context: the gateway sends its own (session_record.cpp).
+bool is_trace_header(std::string_view name) noexcept {
+  switch (name.size()) {
+    case 10: return iequals(name, "tracestate");
+    case 11: return iequals(name, "traceparent");
+    case 12: return iequals(name, "x-request-id");
+    default: return false;
+  }
+}
+
 // The TLS handle of the decision's pool; null: plain TCP to its servers.
 const UpstreamTlsPtr& pool_tls(const Decision& decision) {
   return decision.target && decision.target->pool ? decision.target->pool->tls : kPlainTcp;
@@ -122,6 +132,7 @@ void Session::build_upstream_head(std::size_t content_length, const Decision& de
         break;
       default:
         if (keys_on && iequals(name, kApiKeyHeader)) continue;
+        if (is_trace_header(name)) continue;  // ours replace them (session_record.cpp)
         if (iequals(name, "x-forwarded-proto")) continue;
         if (iequals(name, "x-forwarded-for")) {
           if (forwarded_count++ == 0) forwarded_for = request_fields_.value(i);
@@ -151,7 +162,9 @@ void Session::build_upstream_head(std::size_t content_length, const Decision& de
     upstream_head_ += ", ";
   }
   upstream_head_ += peer_ip_;
-  upstream_head_ += "\r\nx-forwarded-proto: http\r\ncontent-length: ";
+  upstream_head_ += "\r\nx-forwarded-proto: http\r\n";
+  append_trace_headers(upstream_head_);
+  upstream_head_ += "content-length: ";
   append_number(upstream_head_, content_length);
   upstream_head_ += "\r\n\r\n";
 }
@@ -185,6 +198,7 @@ net::awaitable<void> Session::relay(const Decision& decision, std::string_view b
   while (index < tries) {
     const EndpointPtr& endpoint = decision.endpoints[attempt_order_[index]];
     InFlight in_flight(endpoint);
+    note_attempt(decision, *endpoint);
     UpstreamLease lease;
     if (!fresh_only) lease = worker_.pool().take(endpoint, tls);
     if (!lease) {
@@ -328,6 +342,8 @@ void Session::settle_usage(WorkerMetrics::ModelSeries& series) {
   if (response_status_ / 100 == 2 && usage_tap_ == UsageTap::sse) usage = sse_tap_.usage();
   usage_tap_ = UsageTap::none;
   if (usage) {
+    record_.input_tokens = static_cast<std::int64_t>(usage->prompt_tokens);
+    record_.output_tokens = static_cast<std::int64_t>(usage->completion_tokens);
     worker_.metrics().model_tokens(series, usage->prompt_tokens, usage->completion_tokens);
     if (team_) worker_.metrics().team_tokens(*team_, usage->prompt_tokens, usage->completion_tokens);
     charge_.settle(usage->prompt_tokens + usage->completion_tokens);
@@ -347,9 +363,13 @@ void Session::build_response_head(const Endpoint& endpoint, bool chunked, bool c
   head_ += kCrlf;
   for (std::size_t i = 0; i < response_fields_.size(); ++i) {
     if (response_fields_.hop_by_hop(i)) continue;
-    append_field(head_, response_fields_.name(i), response_fields_.value(i));
+    const std::string_view name = response_fields_.name(i);
+    if (name.size() == 12 && iequals(name, "x-request-id")) continue;  // ours follows
+    append_field(head_, name, response_fields_.value(i));
   }
   append_field(head_, "x-gateway-destination-endpoint-served", endpoint.name);
+  append_request_id(head_);
+  note_status(response_->status());
   head_ += rate_headers_;
   if (worker_.config().debug_headers && decision_) {
     // How the gateway decided, for whoever debugs a route (config: debug_headers).
@@ -417,7 +437,10 @@ net::awaitable<void> Session::stream(UpstreamLease& lease, const EndpointPtr& en
     if (!head_sent) iov_.push_back(net::buffer(head_));
     // The first body byte (a stream's first SSE event comes with the first token) or a response
     // without one: the server is done with the prompt.
-    if (prefill.counting() && (response.is_done() || !pieces_.empty())) prefill.release();
+    if (!pieces_.empty() || response.is_done()) {
+      if (prefill.counting()) prefill.release();
+      note_first_body_byte();
+    }
     // The server is done with the request before its last bytes reach the client: a client that
     // sends its next request as soon as it has them must not find this one still counted.
     if (response.is_done()) in_flight.release();
@@ -457,6 +480,7 @@ net::awaitable<void> Session::stream(UpstreamLease& lease, const EndpointPtr& en
     }
     if (ec) {
       SPDLOG_DEBUG("upstream died mid-stream endpoint={} error={}", endpoint->name, ec.message());
+      note_reason(ErrorKind::upstream_failed);
       auto end = end_stream_with_error(chunked && response.event_stream());
       if (co_await std::move(end)) relay_keep_ = !close;
       co_return;

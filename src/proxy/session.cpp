@@ -140,9 +140,13 @@ net::awaitable<void> Session::serve() {
   for (;;) {
     auto read_op = read_request();
     const ReadResult read = co_await std::move(read_op);
-    if (read != ReadResult::request) break;
+    if (read != ReadResult::request) {
+      finish_record();  // a refused head or body was answered; a close answers nothing
+      break;
+    }
     auto dispatch_op = dispatch();
     const bool keep = co_await std::move(dispatch_op);
+    finish_record();
     if (!keep || client_gone_ || worker_.draining()) break;
     set_deadline(Phase::idle, worker_.config().timeouts.keepalive_idle);
   }
@@ -198,7 +202,10 @@ net::awaitable<Session::ReadResult> Session::read_request() {
   for (;;) {
     boost::system::error_code ec = http::error::need_more;
     if (in_.size() != 0) {
-      in_.consume(request_->feed(in_.data(), in_.size(), ec));
+      const std::size_t used = request_->feed(in_.data(), in_.size(), ec);
+      in_.consume(used);
+      if (!record_started_ && request_->got_some()) begin_record();
+      record_.bytes_in += used;
     }
     if (ec && ec != http::error::need_more) {
       const ErrorKind kind = ec == http::error::header_limit ? ErrorKind::headers_too_large
@@ -298,6 +305,8 @@ std::optional<ErrorKind> Session::decide() {
                         : extract_request_facts(body_, body_.capacity());
   if (!facts) return facts.error();
   facts_ = std::move(*facts);
+  record_.model.assign(facts_.model);
+  record_.stream = facts_.stream;
   if (key_) {
     // A model the key may not use does not exist for it: names don't leak (as OpenAI does).
     if (!key_->allows(facts_.model)) {
@@ -313,6 +322,7 @@ void Session::read_routing_headers() {
   // One pass. The routing headers are not names Beast knows: only unknown fields of the right
   // length are compared.
   session_id_ = objective_ = content_type_ = authorization_ = api_key_ = {};
+  if (!record_started_) begin_record();
   for (std::size_t i = 0; i < request_fields_.size(); ++i) {
     const http::field id = request_fields_.id(i);
     if (id == http::field::content_type && content_type_.empty()) {
@@ -331,8 +341,11 @@ void Session::read_routing_headers() {
       objective_ = request_fields_.value(i);
     } else if (name.size() == kApiKeyHeader.size() && iequals(name, kApiKeyHeader)) {
       api_key_ = request_fields_.value(i);
+    } else {
+      read_trace_header(name, request_fields_.value(i));
     }
   }
+  start_trace();
 }
 
 std::optional<ErrorKind> Session::schedule_request() {
@@ -431,6 +444,11 @@ net::awaitable<std::optional<ErrorKind>> Session::wait_in_queue() {
     co_return ErrorKind::shutting_down;
   }
   ticket_ = std::make_shared<WaitTicket>(client_.get_executor());
+  record_.queue_start_us = record_now();
+  struct QueueEnd {  // however the wait ends
+    Session& s;
+    ~QueueEnd() { s.record_.queue_end_us = s.record_now(); }
+  } queue_end{*this};
   // A copy: scheduling again replaces snapshot_, which owns the pool's name.
   std::string pool = decision_value_.target->pool->name;
   if (!room.enqueue(ticket_, *decision_value_.target->pool, decision_value_.priority, decided_at_)) {
@@ -519,6 +537,7 @@ net::awaitable<bool> Session::get_model(std::string_view encoded_id) {
 
 net::awaitable<bool> Session::refuse(ErrorKind kind, bool close, std::string_view allow) {
   const ErrorInfo& info = describe(kind);
+  note_reason(kind);
   local_body_ = error_body(kind, message_.empty() ? default_message(kind) : message_);
   message_.clear();
   extra_.clear();
@@ -569,6 +588,8 @@ net::awaitable<bool> Session::write_local(unsigned status, std::string_view body
   head_ += extra_;
   extra_.clear();
   head_ += rate_headers_;
+  append_request_id(head_);
+  note_status(status);
   if (team_) worker_.metrics().team_request(*team_, status);
   if (close) head_ += "connection: close\r\n";
   head_ += "\r\n";

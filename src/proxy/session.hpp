@@ -31,6 +31,7 @@
 #include "proxy/wait_queue.hpp"
 #include "proxy/worker.hpp"
 #include "routing/usage_reader.hpp"
+#include "telemetry/request_record.hpp"
 
 namespace boost::asio::ssl { class context; }
 
@@ -193,6 +194,21 @@ class Session final : public SessionHook {
   net::awaitable<bool> tls_handshake();  // false: close
   net::awaitable<void> tls_close_notify();
 
+  // session_record.cpp: the request's id, trace context and record (telemetry/).
+  void begin_record();  // the request's first byte arrived
+  std::int32_t record_now() const noexcept;  // microseconds since begin_record()
+  // The id and trace headers, while read_routing_headers() walks the fields: true if taken.
+  bool read_trace_header(std::string_view name, std::string_view value) noexcept;
+  void start_trace();  // the method and path known: request id and trace ids
+  const telemetry::FixedText<32>& request_id();  // made now if the request had none yet
+  void append_trace_headers(std::string& head);  // toward the server
+  void append_request_id(std::string& head);     // toward the client
+  void note_status(unsigned status) noexcept;    // the response head the client gets
+  void note_first_body_byte() noexcept;
+  void note_reason(ErrorKind kind) noexcept;
+  void note_attempt(const Decision& decision, const Endpoint& endpoint) noexcept;
+  void finish_record();  // the request ended: hand the record to the log and the tracer
+
   // relay.cpp: forwarding one request and streaming its response back.
   net::awaitable<bool> forward(const RequestFacts& facts, const Decision& decision);
   net::awaitable<void> relay(const Decision& decision, std::string_view body);
@@ -276,6 +292,13 @@ class Session final : public SessionHook {
   std::vector<std::string_view> tapped_;  // pieces_ without the usage chunk the client didn't ask for
   RequestFacts facts_;
   Decision decision_value_;
+  // What this request did, for the access log and the tracer (session_record.cpp).
+  telemetry::RequestRecord record_;
+  Clock::time_point record_start_;
+  bool record_started_ = false;
+  bool first_body_byte_ = false;
+  bool trace_continued_ = false;  // the client's traceparent (and tracestate) were valid
+  std::string_view request_id_in_, traceparent_in_, tracestate_in_;  // views into request_fields_
 
   // The response, reused across requests.
   Buffer upstream_in_;

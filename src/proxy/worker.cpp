@@ -33,6 +33,7 @@ Worker::Worker(unsigned index, const GatewayConfig& config, SnapshotHolder& snap
       io_(std::make_unique<net::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO)),
       pool_(std::in_place, io_->get_executor()),
       rng_(0x9E3779B97F4A7C15ull * (index + 1) ^ static_cast<std::uint64_t>(std::random_device{}())),
+      ids_(rng_()),
       metrics_(metrics) {}
 
 void Worker::set_front_door(FrontDoor* door) {

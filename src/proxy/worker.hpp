@@ -16,10 +16,15 @@
 
 namespace boost::asio::ssl { class context; }
 namespace infergate::auth { class KeyCache; }
+namespace infergate::telemetry {
+class AccessLog;
+class SpanExporter;
+}
 #include "infergate/routing.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "proxy/wait_queue.hpp"
+#include "telemetry/trace_context.hpp"
 
 namespace infergate::proxy {
 
@@ -69,6 +74,15 @@ class Worker {
   // This worker's view of the keys (with a front door only).
   auth::KeyCache& key_cache() noexcept { return *key_cache_; }
   unsigned index() const noexcept { return index_; }
+  // Request and trace ids (this thread only), and where finished requests' records go (the
+  // access log and the span exporter, each null when off; set before start()).
+  telemetry::IdSource& ids() noexcept { return ids_; }
+  telemetry::AccessLog* access_log() const noexcept { return access_log_; }
+  telemetry::SpanExporter* tracer() const noexcept { return tracer_; }
+  void set_telemetry(telemetry::AccessLog* log, telemetry::SpanExporter* tracer) noexcept {
+    access_log_ = log;
+    tracer_ = tracer;
+  }
   bool draining() const noexcept { return draining_.load(std::memory_order_relaxed); }
   void attach(SessionHook& session) noexcept;
   void detach(SessionHook& session) noexcept;
@@ -92,6 +106,9 @@ class Worker {
   std::optional<tcp::acceptor> acceptor_;
   std::optional<UpstreamPool> pool_;
   Rng rng_;
+  telemetry::IdSource ids_;
+  telemetry::AccessLog* access_log_ = nullptr;
+  telemetry::SpanExporter* tracer_ = nullptr;
   std::shared_ptr<boost::asio::ssl::context> tls_;
   WorkerMetrics metrics_;
   std::thread thread_;
