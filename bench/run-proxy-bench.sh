@@ -19,7 +19,8 @@
 # wake-up that crosses cores adds 50-70 us here, more than the hop we want to measure.
 #
 # usage: bench/run-proxy-bench.sh [--duration S] [--runs N] [--targets "direct infergate haproxy nginx"]
-#        (more targets: infergate-keys, infergate-redis: API keys with local or Redis-shared limits)
+#        (more targets: infergate-keys, infergate-redis: API keys with local or Redis-shared limits;
+#         infergate-log: every request written to an access log file)
 #                                 [--sizes "2048 51200"] [--no-stream] [--no-strace] [--out FILE] [--raw DIR]
 # env:   INFERGATE_BIN, INFERGATE_SIM_BIN (default: build-bench/src/{app,sim}/...)
 # Writes bench/results/proxy-baseline.md (or --out) and raw outputs to bench/results/raw/.
@@ -165,7 +166,7 @@ start_infergate() {
     for m in bench-a bench-b bench-stream; do
       echo "  - {name: $m, targets: [{pool: pool-${MODEL_POOL[$m]}}]}"
     done
-    if [[ $name != infergate ]]; then
+    if [[ $name == infergate-keys || $name == infergate-redis ]]; then
       echo "auth:"
       echo "  keys:"
       echo "    - {name: bench, team: bench, key: bench, limits: {requests_per_minute: 1000000000, tokens_per_minute: 1000000000000}}"
@@ -173,6 +174,9 @@ start_infergate() {
     if [[ $name == infergate-redis ]]; then
       echo "limits:"
       echo "  store: redis://127.0.0.1:$REDIS_PORT"
+    fi
+    if [[ $name == infergate-log ]]; then
+      echo "access_log: {path: $WORK/access.log, format: json}"
     fi
   } >"$cfg"
   cp "$cfg" "$RAW/$name.yaml"
@@ -256,7 +260,7 @@ start_nginx() {
 for t in $TARGETS; do
   case $t in
     direct) ;;
-    infergate|infergate-keys|infergate-redis) start_infergate "$t" ;;
+    infergate|infergate-keys|infergate-redis|infergate-log) start_infergate "$t" ;;
     haproxy) start_haproxy haproxy 1 ;;
     nginx) start_nginx ;;
     *) log "unknown target $t"; exit 2 ;;
