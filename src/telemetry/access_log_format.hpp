@@ -1,0 +1,57 @@
+// One access log line from one RequestRecord, in JSON (the default) or text. This is the writer
+// thread's whole job, so it appends by hand into a reused std::string: no iostreams, no
+// std::format per field, no allocation once the buffer has grown.
+//
+// JSON: one object per line, the keys of kLogFieldNames in the configured order. Empty texts are
+// written as "" (the schema of a line never depends on the request); trace_id is left out when the
+// request has none (all zero). Times are milliseconds with 3 decimals, null when the request never
+// reached that point (ttfb_ms without a response byte; queue_ms when it never waited in a queue).
+// Tokens are null when unknown. A text cut to fit the record ends with "…" (U+2026).
+// Everything is escaped as a JSON string: quotes, backslash, control bytes and DEL as \uXXXX (or
+// \n, \t...), invalid UTF-8 as U+FFFD (a sequence cut by truncation is dropped before the "…").
+//
+// text: `TIME REQUEST_ID METHOD PATH STATUS name=value ...`: the five positional fields first (those
+// selected), then the rest as name=value in the configured order, with short names for a few
+// (trace, ttfb, queue, dur, in, out, aborted). Unknown or empty values are "-"; a value with a
+// space, a quote, a backslash, a control or non-ASCII byte, or a cut, is written as a JSON string.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "infergate/config.hpp"
+#include "telemetry/access_log_fields.hpp"
+#include "telemetry/request_record.hpp"
+
+namespace infergate::telemetry {
+
+// `"text"`, JSON-escaped as above; `truncated` appends "…" inside the quotes.
+void append_json_string(std::string& out, std::string_view text, bool truncated = false);
+// 2026-12-07T12:00:00.123Z (UTC, milliseconds, truncated toward the past).
+void append_rfc3339_ms(std::string& out, std::int64_t unix_us);
+// Microseconds as milliseconds with 3 decimals ("40.100"); negative: "null".
+void append_millis(std::string& out, std::int64_t us);
+
+class LineFormatter {
+ public:
+  // `fields` empty: every field in the default order. Throws std::invalid_argument on an unknown
+  // or repeated name (the config parser refuses those first, with their line).
+  LineFormatter(AccessLogConfig::Format format, const std::vector<std::string>& fields);
+
+  // Appends one line, '\n' included.
+  void append(std::string& out, const RequestRecord& record) const;
+
+  const std::vector<LogField>& fields() const noexcept { return fields_; }
+
+ private:
+  void append_json(std::string& out, const RequestRecord& record) const;
+  void append_text(std::string& out, const RequestRecord& record) const;
+
+  AccessLogConfig::Format format_;
+  std::vector<LogField> fields_;      // JSON: all selected; text: the name=value ones
+  std::vector<LogField> positional_;  // text only: time, request_id, method, path, status
+};
+
+}  // namespace infergate::telemetry
