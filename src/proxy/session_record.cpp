@@ -76,8 +76,11 @@ void Session::append_trace_headers(std::string& head) {
   head += "x-request-id: ";
   head += request_id().view();
   head += "\r\ntraceparent: ";
+  // The server's parent is the gateway's upstream span, a child of its request span.
+  telemetry::TraceIds upstream = record_.trace;
+  upstream.span_id = telemetry::child_span_id(record_.trace, telemetry::SpanRole::upstream);
   std::array<char, 55> traceparent;
-  telemetry::format_traceparent(record_.trace, traceparent);
+  telemetry::format_traceparent(upstream, traceparent);
   head.append(traceparent.data(), traceparent.size());
   head += "\r\n";
   if (trace_continued_ && !tracestate_in_.empty()) {

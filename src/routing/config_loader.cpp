@@ -17,6 +17,7 @@
 
 #include "infergate/config.hpp"
 #include "routing/config_auth.hpp"
+#include "routing/config_tracing.hpp"
 #include "routing/config_kubernetes.hpp"
 #include "routing/config_loader.hpp"
 #include "routing/config_values.hpp"
@@ -433,6 +434,9 @@ GatewayConfig Loader::load(const YAML::Node& root) {
            [&](const YAML::Node& n, const std::string& p) { config_detail::auth(*this, n, p, config.auth); }},
           {"limits", false, [&](const YAML::Node& n, const std::string& p) {
              config_detail::limits(*this, n, p, config.limits);
+           }},
+          {"tracing", false, [&](const YAML::Node& n, const std::string& p) {
+             config_detail::tracing(*this, n, p, config.tracing);
            }}});
   cross_check(config);
   config_detail::check_auth(*this, root, config);

@@ -168,6 +168,13 @@ void format_traceparent(const TraceIds& ids, std::span<char, 55> out) noexcept {
   *p++ = ids.sampled ? '1' : '0';
 }
 
+std::array<std::uint8_t, 8> child_span_id(const TraceIds& ids, SpanRole role) noexcept {
+  std::array<std::uint8_t, 8> id = ids.span_id;
+  id[7] ^= static_cast<std::uint8_t>(role);
+  if (std::all_of(id.begin(), id.end(), [](auto b) { return b == 0; })) id[0] = 1;
+  return id;
+}
+
 bool sane_request_id(std::string_view id) noexcept {
   if (id.empty() || id.size() > 128) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {

@@ -41,8 +41,13 @@ bool valid_tracestate(std::string_view header) noexcept;
 // with probability `sample_ratio`.
 TraceIds start_trace(const std::optional<ParentContext>& parent, double sample_ratio,
                      IdSource& ids) noexcept;
-// "00-<trace id>-<span id>-<flags>": the gateway's span as the server's parent.
+// "00-<trace id>-<span id>-<flags>" of `ids.span_id`.
 void format_traceparent(const TraceIds& ids, std::span<char, 55> out) noexcept;
+
+// The gateway's child spans of a request span (otlp_encode.hpp): ids derived from the request's
+// span id, so no record carries them. The upstream one is the parent the server is sent.
+enum class SpanRole : std::uint8_t { queue = 1, upstream = 2 };
+std::array<std::uint8_t, 8> child_span_id(const TraceIds& ids, SpanRole role) noexcept;
 
 // An x-request-id is kept when it is 1..128 characters of [A-Za-z0-9._:+/=-].
 bool sane_request_id(std::string_view id) noexcept;
