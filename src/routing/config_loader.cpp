@@ -16,6 +16,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "infergate/config.hpp"
+#include "routing/config_access_log.hpp"
 #include "routing/config_auth.hpp"
 #include "routing/config_tracing.hpp"
 #include "routing/config_kubernetes.hpp"
@@ -437,7 +438,10 @@ GatewayConfig Loader::load(const YAML::Node& root) {
            }},
           {"tracing", false, [&](const YAML::Node& n, const std::string& p) {
              config_detail::tracing(*this, n, p, config.tracing);
-           }}});
+           }},
+          {"access_log", false, [&](const YAML::Node& n, const std::string& p) {
+             config_detail::access_log(*this, n, p, config.access_log);
+           }, true}});
   cross_check(config);
   config_detail::check_auth(*this, root, config);
   // Read like a compiler's output: in file order.
