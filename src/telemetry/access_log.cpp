@@ -164,7 +164,7 @@ void AccessLog::check_file(Clock::time_point now) {
     reopen = reopen || file_.moved();
   }
   if (!reopen || file_.is_stdout()) return;
-  write_buffer();  // nothing formatted yet, but keep the order obvious
+  write_buffer();  // what was formatted before the reopen belongs to the old file
   if (file_.reopen()) {
     reopens_.fetch_add(1, std::memory_order_relaxed);
     log().info("reopened path={}", file_.path());

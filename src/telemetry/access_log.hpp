@@ -44,7 +44,8 @@ class AccessLog {
   AccessLog& operator=(const AccessLog&) = delete;
 
   // Worker `worker`'s thread only. Samples, then pushes into that worker's ring. False: not
-  // logged (sampled out, or dropped because the ring is full; only the latter is counted).
+  // logged (sampled out, or dropped because the ring is full; only the latter is counted; a
+  // worker index out of range is refused too). Construct an AccessLog only when enabled.
   bool submit(unsigned worker, const RequestRecord& record) noexcept;
 
   void start();  // starts the writer thread
