@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/cluster_metrics.hpp"
+#include "app/config_watch.hpp"
 #include "infergate/config.hpp"
 #include "infergate/k8s/cluster_source.hpp"
 #include "proxy/gateway.hpp"
@@ -206,9 +207,22 @@ int main(int argc, char** argv) {
         }
       });
     }
+    // The file watched (ConfigMap updates swap a symlink; no signal comes): a change reloads
+    // like SIGHUP. Without inotify, SIGHUP still works.
+    std::unique_ptr<infergate::app::ConfigWatch> watch;
+    if (options.config) {
+      try {
+        watch = std::make_unique<infergate::app::ConfigWatch>(
+            *options.config, std::chrono::milliseconds(250), [&gateway] { gateway.reload_now("file"); });
+      } catch (const std::exception& e) {
+        spdlog::warn("config file not watched ({}): reload with SIGHUP", e.what());
+      }
+    }
     gateway.start();
+    if (watch) watch->start();
     if (cluster) cluster->start();
     const int code = gateway.run();
+    watch.reset();
     if (cluster) cluster->stop();
     return code;
   } catch (const std::exception& e) {

@@ -59,6 +59,9 @@ struct Gateway::Impl {
         snapshots(build_snapshot(config, nullptr, upstream_tls.factory())),
         admin(control, metrics, snapshots, ready) {
     metrics.add_collector([this] { return upstream_tls.collect(); });
+    metrics.add_collector([this] { return reload_metrics(); });
+    last_reload_at.store(
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
     if (config.auth.enabled) {
       front_door = std::make_unique<FrontDoor>(config);
       front_door->poll(*snapshots.load());  // the pools' key files, before the first request
@@ -70,6 +73,8 @@ struct Gateway::Impl {
   net::awaitable<void> wait_for_reloads();
   net::awaitable<void> poll_front_door();
   net::awaitable<void> wait_for_reopen();
+  void run_reload(const std::string& source);
+  std::vector<prometheus::MetricFamily> reload_metrics() const;
   void start_telemetry(unsigned workers);
   void stop_telemetry();
   net::awaitable<void> drain();
@@ -94,6 +99,9 @@ struct Gateway::Impl {
   std::unique_ptr<telemetry::SpanExporter> tracer;   // tracing.endpoint; null when unset
   std::optional<net::signal_set> reopen_signal;      // SIGUSR1: the access log's file again
   bool telemetry_stopped = false;
+  std::atomic<std::uint64_t> reloads_applied{0}, reloads_refused{0};
+  std::atomic<bool> last_reload_ok{true};
+  std::atomic<double> last_reload_at{0};
   std::optional<net::signal_set> signals;  // registered before the ready lines are printed
   std::optional<net::signal_set> reload_signal;
   std::function<void()> reload;
@@ -293,13 +301,57 @@ net::awaitable<void> Gateway::Impl::wait_for_reloads() {
     auto next = reload_signal->async_wait(kTuple);
     auto [ec, signal] = co_await std::move(next);
     if (ec) co_return;
-    spdlog::info("signal={} reloading routes", signal);
-    try {
-      reload();
-    } catch (const std::exception& e) {
-      spdlog::error("reload failed, routes unchanged: {}", e.what());
-    }
+    run_reload("sighup");
   }
+}
+
+void Gateway::Impl::run_reload(const std::string& source) {
+  spdlog::info("source={} reloading routes", source);
+  try {
+    reload();
+    reloads_applied.fetch_add(1, std::memory_order_relaxed);
+    last_reload_ok.store(true, std::memory_order_relaxed);
+    last_reload_at.store(std::chrono::duration<double>(
+                             std::chrono::system_clock::now().time_since_epoch()).count(),
+                         std::memory_order_relaxed);
+  } catch (const std::exception& e) {
+    reloads_refused.fetch_add(1, std::memory_order_relaxed);
+    last_reload_ok.store(false, std::memory_order_relaxed);
+    spdlog::error("source={} reload refused, routes unchanged: {}", source, e.what());
+  }
+}
+
+std::vector<prometheus::MetricFamily> Gateway::Impl::reload_metrics() const {
+  prometheus::MetricFamily total{"infergate_config_reloads_total",
+                                 "Reloads of the config file (SIGHUP or a change seen by the watcher)",
+                                 prometheus::MetricType::Counter, {}};
+  for (const auto& [result, n] : {std::pair{"applied", &reloads_applied}, {"refused", &reloads_refused}}) {
+    prometheus::ClientMetric metric;
+    metric.label.push_back({"result", result});
+    metric.counter.value = static_cast<double>(n->load(std::memory_order_relaxed));
+    total.metric.push_back(std::move(metric));
+  }
+  auto gauge = [](std::string name, std::string help, double value) {
+    prometheus::MetricFamily family{std::move(name), std::move(help), prometheus::MetricType::Gauge, {}};
+    prometheus::ClientMetric metric;
+    metric.gauge.value = value;
+    family.metric.push_back(std::move(metric));
+    return family;
+  };
+  return {std::move(total),
+          gauge("infergate_config_last_reload_successful",
+                "1 when the last reload applied (or none was tried), 0 when it was refused",
+                last_reload_ok.load(std::memory_order_relaxed) ? 1 : 0),
+          gauge("infergate_config_last_reload_success_timestamp_seconds",
+                "When the table last came from the file (start-up or an applied reload)",
+                last_reload_at.load(std::memory_order_relaxed))};
+}
+
+void Gateway::reload_now(std::string source) {
+  Impl& m = *impl_;
+  net::post(m.control, [&m, source = std::move(source)] {
+    if (m.reload) m.run_reload(source);
+  });
 }
 
 void Gateway::on_reload_signal(std::function<void()> reload) { impl_->reload = std::move(reload); }

@@ -42,9 +42,13 @@ class Gateway {
   // stays; TLS cannot be turned on or off without a restart (logged). Any thread, after start().
   void reload_tls(TlsConfig tls);
 
-  // Called on the control thread at every SIGHUP (e.g. re-read the YAML file and hand the new
-  // table to replace_routes); set before start(). An exception is logged, the table stays.
+  // Called on the control thread at every SIGHUP and reload_now() (e.g. re-read the YAML file
+  // and hand the new table to replace_routes); set before start(). An exception is logged and
+  // counted (infergate_config_reloads_total{result="refused"}), the table stays.
   void on_reload_signal(std::function<void()> reload);
+  // Runs that reload on the control thread, as SIGHUP does; any thread (the config watcher's).
+  // `source` says who asked, for the log and /debug/changes.
+  void reload_now(std::string source);
 
   // An extra JSON page on the admin listener (e.g. /debug/routes). Register before start();
   // `render` runs on the control thread for every GET.

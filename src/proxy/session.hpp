@@ -186,6 +186,7 @@ class Session final : public SessionHook {
                                                         std::span<net::const_buffer> buffers);
   // To the client: write_fully on plain HTTP (no extra frame), write_tls over TLS.
   net::awaitable<boost::system::error_code> write_client(std::span<net::const_buffer> buffers) {
+    for (const net::const_buffer& b : buffers) record_.bytes_out += b.size();  // the access log's
     return tls_ ? write_tls(buffers) : write_fully(client_, buffers);
   }
   // One gathered TLS record per write (the engine would make one per buffer), asynchronously:
