@@ -24,6 +24,8 @@
 #include "proxy/admin.hpp"
 #include "proxy/front_door.hpp"
 #include "proxy/metrics_scraper.hpp"
+#include "proxy/status_history.hpp"
+#include "proxy/table_changes.hpp"
 #include "proxy/worker.hpp"
 
 namespace infergate::proxy {
@@ -61,11 +63,14 @@ struct Gateway::Impl {
       front_door->poll(*snapshots.load());  // the pools' key files, before the first request
       metrics.add_collector([this] { return front_door->collect(); });
     }
+    admin.add_page("/debug/history", [this] { return history.render_json(); });
+    admin.add_page("/debug/changes", [this] { return changes.render_json(); });
   }
 
   net::awaitable<void> wait_for_signals();
   net::awaitable<void> wait_for_reloads();
   net::awaitable<void> poll_front_door();
+  net::awaitable<void> sample_status();
   net::awaitable<void> drain();
   int live_sessions() const {
     int n = 0;
@@ -84,6 +89,8 @@ struct Gateway::Impl {
   AdminServer admin;
   MetricsScraper scraper;  // its own thread and event loop
   std::unique_ptr<FrontDoor> front_door;  // auth: keys and limits; null without it
+  StatusHistory history;  // the status page's plots: one sample a second (sample_status)
+  TableChanges changes;   // the status page's record of table changes (/debug/changes)
   std::optional<net::signal_set> signals;  // registered before the ready lines are printed
   std::optional<net::signal_set> reload_signal;
   std::function<void()> reload;
@@ -138,6 +145,9 @@ void Gateway::start() {
   std::fflush(stdout);
   spdlog::info("infergate listening={} admin={} workers={} models={} pools={}", show(address),
                show(admin_address), count, m.config.models.size(), m.config.pools.size());
+  m.changes.record("startup", true,
+                   "models=" + std::to_string(m.config.models.size()) +
+                       " pools=" + std::to_string(m.config.pools.size()));
 }
 
 net::awaitable<void> Gateway::Impl::wait_for_signals() {
@@ -217,6 +227,7 @@ void Gateway::replace_routes(GatewayConfig table, std::function<void()> in_use) 
       snapshot = build_snapshot(next, previous.get(), m.upstream_tls.factory());
     } catch (const std::exception& e) {  // the last good table stays
       spdlog::error("routes not replaced: {}", e.what());
+      m.changes.record("build", false, std::string("routes not replaced: ") + e.what());
       return;
     }
     if (m.front_door) m.front_door->poll(*snapshot);  // new pools' key files, before use
@@ -248,10 +259,34 @@ net::awaitable<void> Gateway::Impl::wait_for_reloads() {
     spdlog::info("signal={} reloading routes", signal);
     try {
       reload();
+      changes.record("sighup", true, "config file re-read, new table handed over");
     } catch (const std::exception& e) {
       spdlog::error("reload failed, routes unchanged: {}", e.what());
+      changes.record("sighup", false, e.what());
     }
   }
+}
+
+net::awaitable<void> Gateway::Impl::sample_status() {
+  // One sample a second for the status page's plots: a walk over the endpoints' atomics and
+  // the request families, on the control thread; nothing on the data path.
+  net::steady_timer timer(control);
+  for (;;) {
+    const auto now = std::chrono::steady_clock::now();
+    const auto unix_now = std::chrono::system_clock::now().time_since_epoch();
+    const Metrics::Totals totals = metrics.totals();
+    history.add(take_sample(*snapshots.load(), now,
+                            std::chrono::duration_cast<std::chrono::milliseconds>(unix_now).count(),
+                            totals.requests, totals.errors));
+    timer.expires_after(std::chrono::seconds(1));
+    auto wait = timer.async_wait(kTuple);
+    auto [ec] = co_await std::move(wait);
+    if (ec || draining.load(std::memory_order_acquire)) co_return;
+  }
+}
+
+void Gateway::record_table_change(std::string_view source, bool applied, std::string detail) {
+  impl_->changes.record(source, applied, std::move(detail));
 }
 
 void Gateway::on_reload_signal(std::function<void()> reload) { impl_->reload = std::move(reload); }
@@ -273,6 +308,7 @@ int Gateway::run() {
   net::co_spawn(m.control, m.wait_for_signals(), net::detached);
   if (m.reload_signal) net::co_spawn(m.control, m.wait_for_reloads(), net::detached);
   if (m.front_door) net::co_spawn(m.control, m.poll_front_door(), net::detached);
+  net::co_spawn(m.control, m.sample_status(), net::detached);
   m.control.run();
   for (auto& w : m.workers) w->join();
   spdlog::info("stopped");
