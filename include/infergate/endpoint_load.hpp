@@ -80,6 +80,9 @@ struct EndpointLoad {
   // Requests this gateway sent since that scrape (debug output; the load uses in-flight counts:
   // a sent request that has finished since no longer loads the server).
   std::atomic<std::uint32_t> dispatched_since_scrape{0};
+  // Requests this gateway sent here since the endpoint appeared (never reset): per-endpoint
+  // request rates for the status page. Beside the counter above, on the same cache line.
+  std::atomic<std::uint64_t> dispatched_total{0};
   // This gateway's in-flight count on the endpoint when that scrape was requested: the scraped
   // waiting + running already include those requests, so the load now is the scraped counts plus
   // (in_flight - in_flight_at_scrape). Written by the scraper just before record_scrape.

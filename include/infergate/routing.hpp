@@ -189,6 +189,10 @@ std::string scores_header(const Decision& decision);
 std::string render_endpoints_json(const Snapshot& snapshot,
                                   std::chrono::steady_clock::time_point now);
 
+// /debug/models: the table's models and their weighted targets (pool, served model, weight),
+// sorted by name, for the status page's models -> targets -> pools view. JSON.
+std::string render_models_json(const Snapshot& snapshot);
+
 // RAII: counts one request in flight on an endpoint until released (the proxy does it once the
 // upstream response is whole, before its last bytes go to the client) or destroyed.
 class InFlight {

@@ -181,7 +181,14 @@ int main(int argc, char** argv) {
       cluster = std::make_unique<infergate::k8s::ClusterSource>(
           infergate::k8s::access_for(file.kubernetes), file,
           [&gateway](infergate::GatewayConfig table, std::function<void()> in_use) {
-            gateway.replace_routes(std::move(table), std::move(in_use));
+            // The status page's record: noted once the cluster's table is in use.
+            std::string detail = "models=" + std::to_string(table.models.size()) +
+                                 " pools=" + std::to_string(table.pools.size());
+            gateway.replace_routes(std::move(table), [&gateway, in_use = std::move(in_use),
+                                                      detail = std::move(detail)]() mutable {
+              if (in_use) in_use();
+              gateway.record_table_change("kubernetes", true, std::move(detail));
+            });
           });
       gateway.add_debug_page("/debug/routes", [&cluster] { return cluster->debug_json(); });
       gateway.add_readiness_gate("the cluster's routes", [&cluster] { return cluster->stats().applied; });

@@ -10,12 +10,15 @@
 #include <boost/beast/http/status.hpp>
 
 #include "proxy/http_parse.hpp"
+#include "proxy/status_page.hpp"
 
 namespace infergate::proxy {
 namespace {
 
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 constexpr std::string_view kText = "text/plain; charset=utf-8";
+constexpr std::string_view kJson = "application/json";
+constexpr std::string_view kHtml = "text/html; charset=utf-8";
 
 }  // namespace
 
@@ -83,15 +86,23 @@ void AdminServer::answer(std::string_view path, bool get, unsigned& status, std:
     const SnapshotPtr snapshot = snapshots_.load();
     body = metrics_.render(snapshot.get());
     content_type = "text/plain; version=0.0.4; charset=utf-8";
+  } else if (path == "/") {
+    status = 200;
+    body = kStatusPage;
+    content_type = kHtml;
   } else if (path == "/debug/endpoints") {
     status = 200;
     const SnapshotPtr snapshot = snapshots_.load();
     body = render_endpoints_json(*snapshot, std::chrono::steady_clock::now());
-    content_type = "application/json";
+    content_type = kJson;
+  } else if (path == "/debug/models") {
+    status = 200;
+    body = render_models_json(*snapshots_.load());
+    content_type = kJson;
   } else if (const auto page = pages_.find(path); page != pages_.end()) {
     status = 200;
     body = page->second();
-    content_type = "application/json";
+    content_type = kJson;
   } else {
     status = 404;
     body = "not found\n";
@@ -131,6 +142,13 @@ net::awaitable<void> AdminServer::serve(tcp::socket socket) {
     head += "\r\ncontent-type: ";
     head += content_type;
     head += "\r\ncontent-length: " + std::to_string(answer_body.size()) + "\r\n";
+    // Live numbers: never from a cache. The page may run only its own (hashed) style and script.
+    head += "cache-control: no-store\r\n";
+    if (content_type == kHtml) {
+      head += "content-security-policy: ";
+      head += kStatusPageCsp;
+      head += "\r\nx-content-type-options: nosniff\r\nreferrer-policy: no-referrer\r\n";
+    }
     if (!keep) head += "connection: close\r\n";
     head += "\r\n";
     const std::array<net::const_buffer, 2> buffers{net::buffer(head), net::buffer(answer_body)};

@@ -1,4 +1,5 @@
-// The admin listener: /healthz, /readyz and /metrics, on the control thread's event loop.
+// The admin listener: the status page at /, /healthz, /readyz, /metrics and JSON debug pages,
+// on the control thread's event loop.
 #pragma once
 
 #include <atomic>

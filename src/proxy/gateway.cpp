@@ -25,6 +25,8 @@
 #include "proxy/front_door.hpp"
 #include "proxy/metrics_scraper.hpp"
 #include "proxy/otlp_client.hpp"
+#include "proxy/status_history.hpp"
+#include "proxy/table_changes.hpp"
 #include "proxy/worker.hpp"
 #include "telemetry/access_log.hpp"
 #include "telemetry/span_exporter.hpp"
@@ -67,6 +69,8 @@ struct Gateway::Impl {
       front_door->poll(*snapshots.load());  // the pools' key files, before the first request
       metrics.add_collector([this] { return front_door->collect(); });
     }
+    admin.add_page("/debug/history", [this] { return history.render_json(); });
+    admin.add_page("/debug/changes", [this] { return changes.render_json(); });
   }
 
   net::awaitable<void> wait_for_signals();
@@ -77,6 +81,7 @@ struct Gateway::Impl {
   std::vector<prometheus::MetricFamily> reload_metrics() const;
   void start_telemetry(unsigned workers);
   void stop_telemetry();
+  net::awaitable<void> sample_status();
   net::awaitable<void> drain();
   int live_sessions() const {
     int n = 0;
@@ -102,6 +107,8 @@ struct Gateway::Impl {
   std::atomic<std::uint64_t> reloads_applied{0}, reloads_refused{0};
   std::atomic<bool> last_reload_ok{true};
   std::atomic<double> last_reload_at{0};
+  StatusHistory history;  // the status page's plots: one sample a second (sample_status)
+  TableChanges changes;   // the status page's record of table changes (/debug/changes)
   std::optional<net::signal_set> signals;  // registered before the ready lines are printed
   std::optional<net::signal_set> reload_signal;
   std::function<void()> reload;
@@ -192,6 +199,9 @@ void Gateway::start() {
   std::fflush(stdout);
   spdlog::info("infergate listening={} admin={} workers={} models={} pools={}", show(address),
                show(admin_address), count, m.config.models.size(), m.config.pools.size());
+  m.changes.record("startup", true,
+                   "models=" + std::to_string(m.config.models.size()) +
+                       " pools=" + std::to_string(m.config.pools.size()));
 }
 
 net::awaitable<void> Gateway::Impl::wait_for_signals() {
@@ -273,6 +283,7 @@ void Gateway::replace_routes(GatewayConfig table, std::function<void()> in_use) 
       snapshot = build_snapshot(next, previous.get(), m.upstream_tls.factory());
     } catch (const std::exception& e) {  // the last good table stays
       spdlog::error("routes not replaced: {}", e.what());
+      m.changes.record("build", false, std::string("routes not replaced: ") + e.what());
       return;
     }
     if (m.front_door) m.front_door->poll(*snapshot);  // new pools' key files, before use
@@ -309,6 +320,7 @@ void Gateway::Impl::run_reload(const std::string& source) {
   spdlog::info("source={} reloading routes", source);
   try {
     reload();
+    changes.record(source, true, "config file re-read, new table handed over");
     reloads_applied.fetch_add(1, std::memory_order_relaxed);
     last_reload_ok.store(true, std::memory_order_relaxed);
     last_reload_at.store(std::chrono::duration<double>(
@@ -318,6 +330,7 @@ void Gateway::Impl::run_reload(const std::string& source) {
     reloads_refused.fetch_add(1, std::memory_order_relaxed);
     last_reload_ok.store(false, std::memory_order_relaxed);
     spdlog::error("source={} reload refused, routes unchanged: {}", source, e.what());
+    changes.record(source, false, e.what());
   }
 }
 
@@ -354,6 +367,28 @@ void Gateway::reload_now(std::string source) {
   });
 }
 
+net::awaitable<void> Gateway::Impl::sample_status() {
+  // One sample a second for the status page's plots: a walk over the endpoints' atomics and
+  // the request families, on the control thread; nothing on the data path.
+  net::steady_timer timer(control);
+  for (;;) {
+    const auto now = std::chrono::steady_clock::now();
+    const auto unix_now = std::chrono::system_clock::now().time_since_epoch();
+    const Metrics::Totals totals = metrics.totals();
+    history.add(take_sample(*snapshots.load(), now,
+                            std::chrono::duration_cast<std::chrono::milliseconds>(unix_now).count(),
+                            totals.requests, totals.errors));
+    timer.expires_after(std::chrono::seconds(1));
+    auto wait = timer.async_wait(kTuple);
+    auto [ec] = co_await std::move(wait);
+    if (ec || draining.load(std::memory_order_acquire)) co_return;
+  }
+}
+
+void Gateway::record_table_change(std::string_view source, bool applied, std::string detail) {
+  impl_->changes.record(source, applied, std::move(detail));
+}
+
 void Gateway::on_reload_signal(std::function<void()> reload) { impl_->reload = std::move(reload); }
 
 void Gateway::add_debug_page(std::string path, std::function<std::string()> render) {
@@ -374,6 +409,7 @@ int Gateway::run() {
   if (m.reload_signal) net::co_spawn(m.control, m.wait_for_reloads(), net::detached);
   if (m.front_door) net::co_spawn(m.control, m.poll_front_door(), net::detached);
   if (m.reopen_signal) net::co_spawn(m.control, m.wait_for_reopen(), net::detached);
+  net::co_spawn(m.control, m.sample_status(), net::detached);
   m.control.run();
   for (auto& w : m.workers) w->join();
   spdlog::info("stopped");

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "infergate/config.hpp"
@@ -57,6 +58,12 @@ class Gateway {
   // /readyz answers 503 ("waiting: WHAT") while `ok` returns false, e.g. until the cluster's
   // routes are in: a replica gets no traffic before it can route it. Before start().
   void add_readiness_gate(std::string what, std::function<bool()> ok);
+
+  // Notes a change of the routing table for /debug/changes and the status page: `source` is
+  // "startup", "file", "sighup" or "kubernetes"; `applied` false means refused (the old table
+  // stays) and `detail` says why (file:line:field). Any thread, any time after construction;
+  // the last 20 are kept.
+  void record_table_change(std::string_view source, bool applied, std::string detail);
 
   // Extra families for the admin listener's /metrics (see Metrics::add_collector). Before start().
   void add_metrics_collector(std::function<std::vector<prometheus::MetricFamily>()> collect);

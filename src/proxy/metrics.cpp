@@ -132,6 +132,20 @@ std::string Metrics::render(const Snapshot* snapshot) {
 
 void Metrics::add_collector(Collect collect) { collectors_.push_back(std::move(collect)); }
 
+namespace {
+
+double counter_sum(const prometheus::Family<prometheus::Counter>& family) {
+  double sum = 0;
+  for (const prometheus::MetricFamily& f : family.Collect()) {
+    for (const prometheus::ClientMetric& m : f.metric) sum += m.counter.value;
+  }
+  return sum;
+}
+
+}  // namespace
+
+Metrics::Totals Metrics::totals() const { return {counter_sum(requests), counter_sum(errors)}; }
+
 WorkerMetrics::WorkerMetrics(Metrics& metrics) : metrics_(metrics) {
   static_assert(static_cast<std::size_t>(ErrorKind::limits_unavailable) < 32);
 }

@@ -44,6 +44,15 @@ class Metrics {
   using Collect = std::function<std::vector<prometheus::MetricFamily>()>;
   void add_collector(Collect collect);
 
+  // Requests answered and errors seen so far, all workers: the sums of the `requests` and
+  // `errors` families. Read from the families' children (a lock per family, a walk over a few
+  // label sets): for the status sampler's once a second, never the data path, which pays nothing.
+  struct Totals {
+    double requests = 0;
+    double errors = 0;
+  };
+  Totals totals() const;
+
  private:
   std::vector<Collect> collectors_;
   std::shared_ptr<prometheus::Registry> registry_;  // first: the families below live in it

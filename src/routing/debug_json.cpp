@@ -1,5 +1,6 @@
 // /debug/endpoints: what the scheduler sees of each endpoint, for people (rare calls: it scans
 // the prefix index, milliseconds for a large one).
+#include <algorithm>
 #include <cmath>
 #include <unordered_map>
 
@@ -66,12 +67,13 @@ void endpoint_json(std::string& out, const Pool& pool, const Endpoint& e,
   const bool ejected = ejected_until > now_ns;
   fmt::format_to(std::back_inserter(out),
                  R"(,"in_flight":{},"pending_prefill":{{"requests":{},"tokens":{}}},)"
-                 R"("dispatched_since_scrape":{},"health":{{"available":{},)"
+                 R"("dispatched_since_scrape":{},"dispatched_total":{},"health":{{"available":{},)"
                  R"("ejected_for_ms":{:.0f},"scrape_failures":{},"connect_failures":{},)"
                  R"("consecutive_5xx":{}}},"prefix_index_entries":{}}})",
                  e.in_flight.load(relaxed), e.prefill_requests.load(relaxed),
                  e.prefill_tokens.load(relaxed), load.dispatched_since_scrape.load(relaxed),
-                 is_available(e, now), ejected ? static_cast<double>(ejected_until - now_ns) / 1e6 : 0.0,
+                 load.dispatched_total.load(relaxed), is_available(e, now),
+                 ejected ? static_cast<double>(ejected_until - now_ns) / 1e6 : 0.0,
                  load.scrape_failures.load(relaxed), load.connect_failures.load(relaxed),
                  load.consecutive_5xx.load(relaxed),
                  entries == index_entries.end() ? std::size_t{0} : entries->second);
@@ -95,6 +97,33 @@ std::string render_endpoints_json(const Snapshot& snapshot,
     for (std::size_t i = 0; i < pool.endpoints.size(); ++i) {
       if (i) out += ',';
       endpoint_json(out, pool, *pool.endpoints[i], now, index_entries);
+    }
+    out += "]}";
+  }
+  out += "]}\n";
+  return out;
+}
+
+std::string render_models_json(const Snapshot& snapshot) {
+  std::vector<const ModelRoute*> models;
+  models.reserve(snapshot.models.size());
+  for (const auto& [name, route] : snapshot.models) models.push_back(&route);
+  std::sort(models.begin(), models.end(), [](auto* a, auto* b) { return a->name < b->name; });
+  std::string out = R"({"models":[)";
+  for (std::size_t m = 0; m < models.size(); ++m) {
+    const ModelRoute& model = *models[m];
+    if (m) out += ',';
+    out += R"({"name":")";
+    append_json_escaped(out, model.name);
+    fmt::format_to(std::back_inserter(out), R"(","priority":{},"targets":[)", model.priority);
+    for (std::size_t t = 0; t < model.targets.size(); ++t) {
+      const Target& target = model.targets[t];
+      if (t) out += ',';
+      out += R"({"pool":")";
+      if (target.pool) append_json_escaped(out, target.pool->name);
+      out += R"(","model":")";
+      append_json_escaped(out, target.served_model.empty() ? model.name : target.served_model);
+      fmt::format_to(std::back_inserter(out), R"(","weight":{}}})", target.weight);
     }
     out += "]}";
   }

@@ -49,6 +49,7 @@ std::uint64_t adapter_hash(std::string_view name);
 // A request was sent to `endpoint` (counts in the hybrid signal until the next scrape).
 inline void note_dispatch(Endpoint& endpoint) {
   endpoint.load.dispatched_since_scrape.fetch_add(1, std::memory_order_relaxed);
+  endpoint.load.dispatched_total.fetch_add(1, std::memory_order_relaxed);
 }
 
 bool is_unhealthy(const Endpoint& endpoint, const HealthPolicy& policy = {});
