@@ -43,6 +43,40 @@ void column(std::string& out, const char* name, const std::vector<const Endpoint
   out += ']';
 }
 
+template <typename Get>
+void sample_column(std::string& out, const char* name, const std::vector<const StatusSample*>& order,
+                   Get get) {
+  fmt::format_to(std::back_inserter(out), R"(,"{}":[)", name);
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    if (i) out += ',';
+    get(out, *order[i]);
+  }
+  out += ']';
+}
+
+// {"pool":..,"address":..,"waiting":[..],...} of one endpoint (rows: one entry per sample).
+void endpoint_columns(std::string& out, const std::vector<const EndpointSample*>& r) {
+  const EndpointSample* first = nullptr;
+  for (const EndpointSample* e : r) first = first ? first : e;
+  out += R"({"pool":)";
+  quoted(out, first->pool);
+  out += R"(,"address":)";
+  quoted(out, first->address);
+  column(out, "waiting", r, [](std::string& o, const EndpointSample& e) { number(o, e.waiting); });
+  column(out, "running", r, [](std::string& o, const EndpointSample& e) { number(o, e.running); });
+  column(out, "kv_usage", r, [](std::string& o, const EndpointSample& e) { number(o, e.kv_usage); });
+  column(out, "in_flight", r, [](std::string& o, const EndpointSample& e) {
+    fmt::format_to(std::back_inserter(o), "{}", e.in_flight);
+  });
+  column(out, "dispatched", r, [](std::string& o, const EndpointSample& e) {
+    fmt::format_to(std::back_inserter(o), "{}", e.dispatched);
+  });
+  column(out, "healthy", r, [](std::string& o, const EndpointSample& e) {
+    o += e.healthy ? "true" : "false";
+  });
+  out += '}';
+}
+
 }  // namespace
 
 StatusSample take_sample(const Snapshot& snapshot, std::chrono::steady_clock::time_point now,
@@ -102,42 +136,16 @@ std::string StatusHistory::render_json() const {
     }
   }
 
-  std::string out = fmt::format(R"({{"capacity":{},"unix_ms":[)", capacity_);
-  for (std::size_t i = 0; i < order.size(); ++i) {
-    fmt::format_to(std::back_inserter(out), i ? ",{}" : "{}", order[i]->unix_ms);
-  }
-  out += R"(],"requests":[)";
-  for (std::size_t i = 0; i < order.size(); ++i) {
-    if (i) out += ',';
-    number(out, order[i]->requests);
-  }
-  out += R"(],"errors":[)";
-  for (std::size_t i = 0; i < order.size(); ++i) {
-    if (i) out += ',';
-    number(out, order[i]->errors);
-  }
-  out += R"(],"endpoints":[)";
+  std::string out = fmt::format(R"({{"capacity":{})", capacity_);
+  sample_column(out, "unix_ms", order, [](std::string& o, const StatusSample& s) {
+    fmt::format_to(std::back_inserter(o), "{}", s.unix_ms);
+  });
+  sample_column(out, "requests", order, [](std::string& o, const StatusSample& s) { number(o, s.requests); });
+  sample_column(out, "errors", order, [](std::string& o, const StatusSample& s) { number(o, s.errors); });
+  out += R"(,"endpoints":[)";
   for (std::size_t k = 0; k < rows.size(); ++k) {
-    const EndpointSample* first = nullptr;
-    for (const EndpointSample* r : rows[k]) first = first ? first : r;
-    out += k ? R"(,{"pool":)" : R"({"pool":)";
-    quoted(out, first->pool);
-    out += R"(,"address":)";
-    quoted(out, first->address);
-    const auto& r = rows[k];
-    column(out, "waiting", r, [](std::string& o, const EndpointSample& e) { number(o, e.waiting); });
-    column(out, "running", r, [](std::string& o, const EndpointSample& e) { number(o, e.running); });
-    column(out, "kv_usage", r, [](std::string& o, const EndpointSample& e) { number(o, e.kv_usage); });
-    column(out, "in_flight", r, [](std::string& o, const EndpointSample& e) {
-      fmt::format_to(std::back_inserter(o), "{}", e.in_flight);
-    });
-    column(out, "dispatched", r, [](std::string& o, const EndpointSample& e) {
-      fmt::format_to(std::back_inserter(o), "{}", e.dispatched);
-    });
-    column(out, "healthy", r, [](std::string& o, const EndpointSample& e) {
-      o += e.healthy ? "true" : "false";
-    });
-    out += '}';
+    if (k) out += ',';
+    endpoint_columns(out, rows[k]);
   }
   out += "]}\n";
   return out;
