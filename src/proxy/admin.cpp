@@ -10,6 +10,7 @@
 #include <boost/beast/http/status.hpp>
 
 #include "proxy/http_parse.hpp"
+#include "proxy/log_level.hpp"
 #include "proxy/status_page.hpp"
 
 namespace infergate::proxy {
@@ -135,7 +136,16 @@ net::awaitable<void> AdminServer::serve(tcp::socket socket) {
     const std::string_view path = std::string_view(target).substr(0, target.find('?'));
     unsigned status = 500;
     std::string_view content_type;
-    answer(path, parser.method() == http::verb::get, status, answer_body, content_type);
+    if (path == "/debug/log-level") {
+      const auto query = std::string_view(target).substr(std::min(target.size(), path.size() + 1));
+      const http::verb method = parser.method();
+      answer_log_level(method == http::verb::get,
+                       method == http::verb::put || method == http::verb::post, query, status,
+                       answer_body);
+      content_type = kJson;
+    } else {
+      answer(path, parser.method() == http::verb::get, status, answer_body, content_type);
+    }
     const bool keep = parser.keep_alive();
     head = "HTTP/1.1 " + std::to_string(status) + " ";
     head += http::obsolete_reason(http::int_to_status(status));
