@@ -7,7 +7,7 @@
 // /usr/bin/chromium), INFERGATE_ARTIFACT_DIR (default: the current directory).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import puppeteer from 'puppeteer-core';
@@ -67,7 +67,7 @@ function pageFields(page) {
 }
 
 describe('the status page in headless Chromium', () => {
-  let sim, stuckSim, gateway, browser, page, tmp, base, admin;
+  let sim, stuckSim, gateway, browser, page, tmp, base, admin, config;
   const held = new AbortController();   // the requests to the stuck pool, cancelled at the end
 
   before(async () => {
@@ -80,7 +80,7 @@ describe('the status page in headless Chromium', () => {
       '--itl-ms', '2', '--prefill-overhead-ms', '1', '--prefill-per-token-us', '0'], 2);
     stuckSim = await startProcess([SIM_BIN, '--port', '0', '--model', STUCK, '--hang-rate', '1'], 1);
     tmp = mkdtempSync(path.join(tmpdir(), 'infergate-status-'));
-    const config = path.join(tmp, 'gateway.yaml');
+    config = path.join(tmp, 'gateway.yaml');
     writeFileSync(config, [
       'pools:',
       `  - {name: qwen, endpoints: [${sim.listening.join(', ')}], metrics: {flavour: vllm, interval: 100ms}}`,
@@ -210,6 +210,22 @@ describe('the status page in headless Chromium', () => {
     const shown = await page.$$eval('#changes [data-change-source]',
       (n) => n.map((li) => [li.dataset.changeSource, li.dataset.applied]));
     assert.deepEqual(shown.at(-1), ['startup', 'true']);
+  });
+
+  test('a SIGHUP with a broken file shows as refused, with file:line:field', async () => {
+    const good = readFileSync(config, 'utf8');
+    writeFileSync(config, good.replace('targets: [{pool: qwen}]', 'targets: [{pool: nowhere}]'));
+    gateway.child.kill('SIGHUP');
+    const banner = await until('the refused change on the page', () => page.evaluate(() => {
+      const b = document.getElementById('last-change');
+      return !b.hidden && b.classList.contains('refused') ? b.textContent : null;
+    }));
+    assert.match(banner, /sighup/);
+    assert.match(banner, /gateway\.yaml:\d+:\d+: .*nowhere/);
+    writeFileSync(config, good);
+    gateway.child.kill('SIGHUP');
+    await until('the applied change on the page', () => page.evaluate(() =>
+      document.querySelector('#changes [data-change-source]')?.dataset.applied === 'true'));
   });
 
   test('a 400 px window does not scroll sideways', async () => {
