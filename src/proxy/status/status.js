@@ -7,7 +7,7 @@ const POLL_MS = 1000;          // endpoints, models, changes
 const FETCH_TIMEOUT_MS = 3000;
 const RATE_WINDOW_S = 10;      // the headline rates: over the last ten seconds of samples
 
-const state = { lastOk: null, stale: false };
+const state = { lastOk: null, polls: 0 };  // polls: refreshes rendered (tests wait on it)
 
 // ---- small helpers -------------------------------------------------------------------------
 
@@ -288,7 +288,7 @@ function setLive(ok, error) {
     chip.title = String(error);
   }
   document.body.classList.toggle('stale', !ok);
-  document.body.dataset.updated = String(state.lastOk ?? '');
+  if (ok) document.body.dataset.polls = String(++state.polls);
 }
 
 async function poll() {
