@@ -212,7 +212,7 @@ describe('the status page in headless Chromium', () => {
     assert.deepEqual(shown.at(-1), ['startup', 'true']);
   });
 
-  test('a SIGHUP with a broken file shows as refused, with file:line:field', async () => {
+  test('a broken config file shows as refused, with file:line:field', async () => {
     const good = readFileSync(config, 'utf8');
     writeFileSync(config, good.replace('targets: [{pool: qwen}]', 'targets: [{pool: nowhere}]'));
     gateway.child.kill('SIGHUP');
@@ -220,7 +220,8 @@ describe('the status page in headless Chromium', () => {
       const b = document.getElementById('last-change');
       return !b.hidden && b.classList.contains('refused') ? b.textContent : null;
     }));
-    assert.match(banner, /sighup/);
+    // The watcher sees the file change; the SIGHUP reloads it too (whichever comes first).
+    assert.match(banner, /sighup|file/);
     assert.match(banner, /gateway\.yaml:\d+:\d+: .*nowhere/);
     writeFileSync(config, good);
     gateway.child.kill('SIGHUP');
