@@ -182,6 +182,20 @@ auth:
         harness.request(gw.port(), "POST", "/v1/chat/completions", CHAT)
         self.assertIsNotNone(TRACEPARENT.match(seen[-1][1]["traceparent"]))
 
+    def test_the_log_level_is_read_back_and_changed_at_run_time(self):
+        gw = self.gateway(self.sim("--fast"))
+        admin = admin_port(gw)
+        level = lambda: json.loads(harness.request(admin, "GET", "/debug/log-level")[2])["level"]
+        self.assertEqual(level(), "info")
+        status, _, body = harness.request(admin, "PUT", "/debug/log-level?level=debug")
+        self.assertEqual((status, json.loads(body)["level"]), (200, "debug"))
+        self.assertEqual(level(), "debug")
+        self.assertEqual(harness.request(admin, "PUT", "/debug/log-level?level=loud")[0], 400)
+        self.assertEqual(harness.request(admin, "DELETE", "/debug/log-level")[0], 405)
+        self.assertEqual(level(), "debug")
+        self.assertEqual(harness.request(admin, "POST", "/debug/log-level?level=warn")[0], 200)
+        self.assertEqual(level(), "warning")  # spdlog's name for it
+
 
 if __name__ == "__main__":
     unittest.main()
