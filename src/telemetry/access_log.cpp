@@ -8,6 +8,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "telemetry/background_thread.hpp"
+
 namespace infergate::telemetry {
 namespace {
 
@@ -15,7 +17,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kPerRound = 512;             // records taken from one ring before the next
 constexpr std::size_t kFlushBytes = 256 << 10;     // a buffer this full is written mid-round
-constexpr auto kIdleWait = std::chrono::milliseconds(5);  // workers never wake the writer
+constexpr auto kIdleWait = std::chrono::milliseconds(10);  // workers never wake the writer
 constexpr auto kCheckEvery = std::chrono::seconds(1);     // stat(2) for a rotation
 constexpr auto kErrorLogEvery = std::chrono::seconds(10);
 
@@ -80,7 +82,10 @@ void AccessLog::start() {
     std::lock_guard lock(mutex_);
     stopping_ = false;
   }
-  writer_ = std::thread([this] { run(); });
+  writer_ = std::thread([this] {
+    lower_this_thread_priority();
+    run();
+  });
 }
 
 void AccessLog::stop() {
@@ -112,7 +117,9 @@ void AccessLog::run() {
     check_file(Clock::now());
     const std::size_t taken = drain_round();
     write_buffer();
-    if (taken > 0) continue;  // more may be waiting: sleep only when every ring was empty
+    // Again at once only when a ring had more than a round waiting; otherwise sleep, so that a
+    // steady trickle is written in batches of a few milliseconds, not a write(2) per request.
+    if (taken >= kPerRound) continue;
     std::unique_lock lock(mutex_);
     if (wake_.wait_for(lock, kIdleWait, [this] { return stopping_; })) break;
   }

@@ -6,6 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "telemetry/background_thread.hpp"
+
 namespace infergate::telemetry {
 namespace {
 
@@ -52,7 +54,12 @@ bool SpanExporter::submit(unsigned worker, const RequestRecord& record) noexcept
   return false;
 }
 
-void SpanExporter::start() { thread_ = std::thread([this] { run(); }); }
+void SpanExporter::start() {
+  thread_ = std::thread([this] {
+    lower_this_thread_priority();
+    run();
+  });
+}
 
 void SpanExporter::stop() {
   {
