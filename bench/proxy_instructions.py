@@ -4,8 +4,9 @@ the default profile, a 2 KB chat body. (Ir(1200) - Ir(200)) / 1000 sequential ke
 so start-up and shutdown cancel out: repeatable to a few instructions, unlike wall-clock figures on
 a shared VM. Loopback only; every process it starts is stopped by PID.
 
-usage: bench/proxy_instructions.py [--keys] GATEWAY_BIN SIM_BIN
+usage: bench/proxy_instructions.py [--keys] [--access-log] GATEWAY_BIN SIM_BIN
   --keys: an API key with local request and token limits (never refusing), sent on every request
+  --access-log: every request written to an access log file (the writer thread counts too)
 """
 import http.client
 import json
@@ -32,7 +33,7 @@ KEYS = ("auth:\n  keys:\n    - {name: bench, team: bench, key: bench, limits: "
         "{requests_per_minute: 1000000000, tokens_per_minute: 1000000000000}}\n")
 
 
-def instructions(gw_bin, sim_bin, requests, work, keys):
+def instructions(gw_bin, sim_bin, requests, work, keys, access_log=False):
     """Total instructions callgrind counts in the gateway for `requests` requests."""
     sim = subprocess.Popen([sim_bin, "--fast", "--host", "127.0.0.1", "--port", "0", "--log-level", "warn"],
                            stdout=subprocess.PIPE, text=True)
@@ -41,7 +42,8 @@ def instructions(gw_bin, sim_bin, requests, work, keys):
         config = os.path.join(work, "gateway.yaml")
         with open(config, "w") as f:
             f.write(f"workers: 1\npools:\n  - name: p\n    endpoints: [127.0.0.1:{listening_port(sim)}]\n"
-                    f"models:\n  - name: {MODEL}\n    targets: [{{pool: p}}]\n" + (KEYS if keys else ""))
+                    f"models:\n  - name: {MODEL}\n    targets: [{{pool: p}}]\n" + (KEYS if keys else "") +
+                    (f"access_log: {{path: {os.path.join(work, 'access.log')}}}\n" if access_log else ""))
         out = os.path.join(work, f"callgrind.{requests}")
         gw = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", gw_bin,
                                "--config", config, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
@@ -72,15 +74,16 @@ def instructions(gw_bin, sim_bin, requests, work, keys):
 def main():
     args = sys.argv[1:]
     keys = "--keys" in args
-    if keys:
-        args.remove("--keys")
+    access_log = "--access-log" in args
+    args = [a for a in args if a not in ("--keys", "--access-log")]
     gw_bin, sim_bin = args
     with tempfile.TemporaryDirectory(prefix="proxy-instructions.") as work:
-        few = instructions(gw_bin, sim_bin, 200, work, keys)
-        many = instructions(gw_bin, sim_bin, 1200, work, keys)
+        few = instructions(gw_bin, sim_bin, 200, work, keys, access_log)
+        many = instructions(gw_bin, sim_bin, 1200, work, keys, access_log)
         if os.environ.get("KEEP_CALLGRIND"):  # for callgrind_annotate: the 1200-request profile
             os.replace(os.path.join(work, "callgrind.1200"), os.environ["KEEP_CALLGRIND"])
-    print(f"{gw_bin}{' --keys' if keys else ''}: {(many - few) / 1000:.0f} instructions per request "
+    flags = (" --keys" if keys else "") + (" --access-log" if access_log else "")
+    print(f"{gw_bin}{flags}: {(many - few) / 1000:.0f} instructions per request "
           f"(Ir {few} for 200 requests, {many} for 1200)")
 
 
