@@ -122,6 +122,29 @@ void append_json_string(std::string& out, std::string_view text, bool truncated)
   out += '"';
 }
 
+std::string_view valid_utf8(std::string_view text, std::string& scratch) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  bool incomplete = false;
+  while (i < n && (s[i] < 0x80 || utf8_sequence(s + i, n - i, incomplete) > 0)) {
+    i += s[i] < 0x80 ? 1 : utf8_sequence(s + i, n - i, incomplete);
+  }
+  if (i == n) return text;  // the usual case: nothing to copy
+  scratch.assign(text.data(), i);
+  while (i < n) {
+    const std::size_t len = s[i] < 0x80 ? 1 : utf8_sequence(s + i, n - i, incomplete);
+    if (len > 0) {
+      scratch.append(text.data() + i, len);
+      i += len;
+    } else {
+      scratch += kReplacement;
+      ++i;
+    }
+  }
+  return scratch;
+}
+
 void append_rfc3339_ms(std::string& out, std::int64_t unix_us) {
   const std::int64_t secs = floor_div(unix_us, 1'000'000);
   const auto ms = static_cast<unsigned>((unix_us - secs * 1'000'000) / 1000);

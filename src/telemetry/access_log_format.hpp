@@ -29,6 +29,9 @@ namespace infergate::telemetry {
 
 // `"text"`, JSON-escaped as above; `truncated` appends "…" inside the quotes.
 void append_json_string(std::string& out, std::string_view text, bool truncated = false);
+// `text` when it is valid UTF-8, else a copy in `scratch` with U+FFFD for each invalid byte
+// (OTLP string fields must be UTF-8: a collector refuses a whole batch otherwise).
+std::string_view valid_utf8(std::string_view text, std::string& scratch);
 // 2026-12-07T12:00:00.123Z (UTC, milliseconds, truncated toward the past).
 void append_rfc3339_ms(std::string& out, std::int64_t unix_us);
 // Microseconds as milliseconds with 3 decimals ("40.100"); negative: "null".

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "telemetry/access_log_format.hpp"
 #include "telemetry/trace_context.hpp"
 
 namespace infergate::telemetry {
@@ -78,12 +79,18 @@ class Nested {
   unsigned number_;
 };
 
+// An AnyValue string: client-given texts (path, model) may hold any bytes; OTLP wants UTF-8.
+void string_value(std::string& any, std::string_view value) {
+  std::string scratch;
+  bytes(any, field::any_string, valid_utf8(value, scratch));
+}
+
 void attribute(std::string& span, std::string_view key, std::string_view value) {
   if (value.empty()) return;
   Nested kv(span, field::span_attributes);
   bytes(kv.body, field::kv_key, key);
   std::string any;
-  bytes(any, field::any_string, value);
+  string_value(any, value);
   bytes(kv.body, field::kv_value, any);
 }
 
@@ -143,11 +150,19 @@ void error_status(std::string& span, std::string_view message) {
 
 void server_span(std::string& spans, const RequestRecord& r) {
   Nested span(spans, field::ss_spans);
+  // "{method} {route}" with routes of low cardinality only (OpenTelemetry's HTTP naming): a
+  // model id in the path, or a path nobody routes, must not make a span name of its own.
+  const std::string_view path = r.path.view().substr(0, r.path.view().find('?'));
   std::string name(r.method_view());
-  name += ' ';
-  name += r.path.view().substr(0, r.path.view().find('?'));
+  if (path.starts_with("/v1/models/")) {
+    name += " /v1/models/{model}";
+  } else if (path.starts_with("/v1/") && r.reason.view() != "route_not_found") {
+    name += ' ';
+    name += path;
+  }
+  std::string scratch;
   span_head(span.body, r, r.trace.span_id, r.trace.has_parent() ? &r.trace.parent_span_id : nullptr,
-            name, kKindServer, 0, r.end_us);
+            valid_utf8(name, scratch), kKindServer, 0, r.end_us);
   std::string& b = span.body;
   attribute(b, "http.request.method", r.method_view());
   attribute(b, "url.path", r.path.view().substr(0, r.path.view().find('?')));

@@ -175,3 +175,12 @@ TEST_CASE("text: positional fields first, then name=value; unknowns as -") {
   odd.team.assign("\xC3\xA9quipe");
   CHECK(line(odd, {"path", "team"}, Format::text) == "\"/a b\\\"\\n\" team=\"\xC3\xA9quipe\"\n");
 }
+
+TEST_CASE("valid_utf8 passes valid text through and replaces what is not") {
+  std::string scratch;
+  CHECK(valid_utf8("plain /v1/chat", scratch) == "plain /v1/chat");
+  CHECK(valid_utf8("caf\xC3\xA9 \xE2\x80\xA6", scratch) == "caf\xC3\xA9 \xE2\x80\xA6");
+  CHECK(valid_utf8("a\xFF" "b", scratch) == "a\xEF\xBF\xBD" "b");
+  CHECK(valid_utf8("\xC3", scratch) == "\xEF\xBF\xBD");          // cut sequence
+  CHECK(valid_utf8("\xED\xA0\x80", scratch) == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
+}
