@@ -9,6 +9,15 @@
 namespace infergate::proxy {
 namespace {
 
+// A line of the head (before its blank line) that starts with a space or tab continues the one
+// before it: obs-fold. Only the head is looked at; a body may hold anything.
+bool has_obs_fold(std::string_view bytes) noexcept {
+  const std::size_t end = bytes.find("\r\n\r\n");
+  const std::string_view head = bytes.substr(0, end);
+  return head.find("\n ") != std::string_view::npos || head.find("\n\t") != std::string_view::npos;
+}
+
+
 char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
 bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
@@ -94,7 +103,13 @@ RequestParser::RequestParser(std::string& body, FieldList& fields, std::string& 
 }
 
 std::size_t RequestParser::feed(const char* data, std::size_t size, error_code& ec) {
-  return put(boost::asio::const_buffer(data, size), ec);
+  const bool had_header = is_header_done();
+  const std::size_t used = put(boost::asio::const_buffer(data, size), ec);
+  // Obsolete line folding: RFC 9112 lets a server reject it (400), and one that forwards the
+  // joined value may be read differently by the server behind it. basic_parser joins folded
+  // lines silently, so the raw head is looked at once it is whole.
+  if (!ec && !had_header && is_header_done() && has_obs_fold({data, used})) ec = http::error::bad_value;
+  return used;
 }
 
 void RequestParser::on_request_impl(http::verb method, bsv, bsv target, int version, error_code&) {
@@ -103,7 +118,13 @@ void RequestParser::on_request_impl(http::verb method, bsv, bsv target, int vers
   target_.assign(target);
 }
 
-void RequestParser::on_field_impl(http::field name, bsv name_string, bsv value, error_code&) {
+void RequestParser::on_field_impl(http::field name, bsv name_string, bsv value, error_code& ec) {
+  // A request's only transfer coding we decode is chunked; anything else (identity, gzip,
+  // "chunked, chunked") next to a Content-Length is how requests are smuggled. Refused (400).
+  if (name == http::field::transfer_encoding && !iequals(trim(value), "chunked")) {
+    ec = http::error::bad_transfer_encoding;
+    return;
+  }
   if (name == http::field::expect && iequals(trim(value), "100-continue")) expect_continue_ = true;
   fields_.add(name, name_string, value);
 }
@@ -143,7 +164,11 @@ ResponseParser::ResponseParser(FieldList& fields, std::string& reason,
 }
 
 std::size_t ResponseParser::feed(const char* data, std::size_t size, error_code& ec) {
-  return put(boost::asio::const_buffer(data, size), ec);
+  const bool had_header = is_header_done();
+  const std::size_t used = put(boost::asio::const_buffer(data, size), ec);
+  // A folded response header is not forwarded (RFC 9112 5.2 allows a 502 instead of unfolding).
+  if (!ec && !had_header && is_header_done() && has_obs_fold({data, used})) ec = http::error::bad_value;
+  return used;
 }
 
 void ResponseParser::on_response_impl(int code, bsv reason, int version, error_code&) {

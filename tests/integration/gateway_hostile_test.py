@@ -1,0 +1,119 @@
+"""Hostile and odd requests: each gets a clear refusal (or is served, where HTTP allows it), never
+reaches a model server when refused, and leaves the gateway serving the next client.
+
+Real processes: a recording upstream (or infergate-sim) and infergate, on OS-chosen ports.
+Run: INFERGATE_BIN=build/src/app/infergate INFERGATE_SIM_BIN=build/src/sim/infergate-sim \
+     python3 tests/integration/gateway_hostile_test.py
+"""
+import json
+import os
+import socket
+import sys
+import threading
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+MODEL = "m"
+BODY = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}).encode()
+REPLY = json.dumps({"id": "x", "object": "chat.completion", "model": MODEL, "choices": [],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
+
+
+def head(*lines, body=BODY, length=True):
+    out = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n" + b"".join(l + b"\r\n" for l in lines)
+    if length:
+        out += b"Content-Length: %d\r\n" % len(body)
+    return out + b"\r\n" + body
+
+
+def status_of(port, raw):
+    """The status line's code of the first response to `raw`, or None if the gateway closed."""
+    s = harness.raw_connect(port, timeout=5)
+    try:
+        s.sendall(raw)
+        data = b""
+        while b"\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                return None
+            data += chunk
+        return int(data.split(b" ", 2)[1])
+    finally:
+        s.close()
+
+
+class GatewayHostileTest(unittest.TestCase):
+    def setUp(self):
+        self.upstream_port, self.seen = harness.recording_upstream(self, REPLY)
+        self.gw = harness.start_gateway(f"""
+workers: 1
+pools: [{{name: p, endpoints: [127.0.0.1:{self.upstream_port}]}}]
+models: [{{name: {MODEL}, pool: p}}]
+""")
+        self.addCleanup(self.gw.close)
+
+    def test_smuggling_shapes_and_folded_headers_are_refused_before_any_server(self):
+        deep = b"[" * 100_000 + b"]" * 100_000
+        cases = {
+            "obs-fold": head(b"X-Note: a", b"  folded"),
+            "obs-fold with a tab": head(b"X-Note: a", b"\tfolded"),
+            "content-length and chunked": head(b"Transfer-Encoding: chunked"),
+            "two content-lengths": head(b"Content-Length: 5"),
+            "transfer-encoding identity": head(b"Transfer-Encoding: identity"),
+            "chunked twice": head(b"Transfer-Encoding: chunked, chunked", length=False),
+            "bad chunk size": head(b"Transfer-Encoding: chunked", body=b"zz\r\nabc\r\n0\r\n\r\n", length=False),
+            "space before the colon": b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                                      b"Content-Length : 2\r\n\r\n{}",
+            "bare LF line ends": b"POST /v1/chat/completions HTTP/1.1\nHost: x\nContent-Length: 2\n\n{}",
+            "deeply nested JSON": head(body=deep),
+            "invalid UTF-8 in the model": head(body=b'{"model":"m\xff\xfe"}'),
+        }
+        for name, raw in cases.items():
+            with self.subTest(name):
+                self.assertEqual(status_of(self.gw.port(), raw), 400)
+        self.assertEqual(self.seen, [])  # none of them reached the server
+        self.assertEqual(status_of(self.gw.port(), head()), 200)  # and the next client is served
+
+    def test_http_1_0_and_pipelined_requests_are_answered_in_order(self):
+        self.assertEqual(status_of(self.gw.port(), head().replace(b"HTTP/1.1", b"HTTP/1.0", 1)), 200)
+        s = harness.raw_connect(self.gw.port())
+        self.addCleanup(s.close)
+        s.sendall(head() + head(b"X-Second: 1") + head(b"X-Third: 1"))
+        reader = harness.HttpReader(s)
+        self.assertEqual([reader.read_response()[0] for _ in range(3)], [200, 200, 200])
+        self.assertEqual([("x-second" in h, "x-third" in h) for _, h, _ in self.seen[-3:]],
+                         [(False, False), (True, False), (False, True)])
+
+    def test_a_folded_response_header_from_the_server_is_a_502(self):
+        # A server that folds a header line: not passed on as it came.
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        self.addCleanup(listener.close)
+
+        def serve():
+            conn, _ = listener.accept()
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Long: a\r\n b\r\n"
+                             b"Content-Length: %d\r\n\r\n" % len(REPLY) + REPLY)
+
+        threading.Thread(target=serve, daemon=True).start()
+        gw = harness.start_gateway(f"""
+workers: 1
+max_attempts: 1
+pools: [{{name: p, endpoints: [127.0.0.1:{listener.getsockname()[1]}]}}]
+models: [{{name: {MODEL}, pool: p}}]
+""")
+        self.addCleanup(gw.close)
+        status, headers, body = harness.request(gw.port(), "POST", "/v1/chat/completions", BODY)
+        self.assertEqual(status, 502, body)
+        self.assertEqual(json.loads(body)["error"]["code"], "upstream_failed")
+
+
+if __name__ == "__main__":
+    unittest.main()
