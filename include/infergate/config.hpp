@@ -239,6 +239,9 @@ struct GatewayConfig {
   std::size_t max_body_bytes = 32u << 20;     // 32 MiB: images travel as base64
   std::size_t max_header_bytes = 64u << 10;
   unsigned max_attempts = 3;                  // endpoints tried before a response byte was sent
+  // Client connections held at once (0: no limit); more are answered 503 and closed at once.
+  std::size_t max_connections = 65536;
+  std::size_t max_connections_per_client = 0;  // per client IP address; 0: no limit (NAT, LBs)
   bool debug_headers = false;                 // add scoring headers to responses
   Timeouts timeouts;
   std::vector<PoolConfig> pools;

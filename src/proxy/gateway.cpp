@@ -22,6 +22,7 @@
 #include <spdlog/spdlog.h>
 
 #include "proxy/admin.hpp"
+#include "proxy/connection_limits.hpp"
 #include "proxy/front_door.hpp"
 #include "proxy/metrics_scraper.hpp"
 #include "proxy/otlp_client.hpp"
@@ -62,6 +63,7 @@ struct Gateway::Impl {
         admin(control, metrics, snapshots, ready) {
     metrics.add_collector([this] { return upstream_tls.collect(); });
     metrics.add_collector([this] { return reload_metrics(); });
+    metrics.add_collector([this] { return connections.collect(); });
     last_reload_at.store(
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
     if (config.auth.enabled) {
@@ -100,6 +102,7 @@ struct Gateway::Impl {
   AdminServer admin;
   MetricsScraper scraper;  // its own thread and event loop
   std::unique_ptr<FrontDoor> front_door;  // auth: keys and limits; null without it
+  ConnectionLimits connections{config.max_connections, config.max_connections_per_client};
   std::unique_ptr<telemetry::AccessLog> access_log;  // access_log:; null when off
   std::unique_ptr<telemetry::SpanExporter> tracer;   // tracing.endpoint; null when unset
   std::optional<net::signal_set> reopen_signal;      // SIGUSR1: the access log's file again
@@ -175,6 +178,7 @@ void Gateway::start() {
     worker->set_tls(tls);
     worker->set_front_door(m.front_door.get());
     worker->set_telemetry(m.access_log.get(), m.tracer.get());
+    worker->set_connection_limits(&m.connections);
     try {
       address = worker->listen(address);  // the first bind fixes the port for the others
     } catch (const boost::system::system_error& e) {

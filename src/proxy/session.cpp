@@ -77,7 +77,7 @@ bool starts_with(std::string_view s, std::string_view prefix) noexcept {
 
 }  // namespace
 
-net::awaitable<void> run_session(Worker& worker, tcp::socket socket) {
+net::awaitable<void> run_session(Worker& worker, tcp::socket socket, ConnectionSlot slot) {
   Session session(worker, std::move(socket));
   co_await session.run();
 }

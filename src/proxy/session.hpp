@@ -25,6 +25,7 @@
 #include "infergate/errors.hpp"
 #include "infergate/request_facts.hpp"
 #include "infergate/routing.hpp"
+#include "proxy/connection_limits.hpp"
 #include "proxy/front_door.hpp"
 #include "proxy/http_parse.hpp"
 #include "proxy/upstream_pool.hpp"
@@ -43,7 +44,8 @@ struct TlsStream;  // proxy/tls.hpp: only the files that use it pay for asio's s
 inline constexpr std::size_t kReadChunk = 16 * 1024;
 
 // Serves one accepted client connection until it closes.
-net::awaitable<void> run_session(Worker& worker, tcp::socket socket);
+// `slot` is the connection's place under the connection limits, given back when it ends.
+net::awaitable<void> run_session(Worker& worker, tcp::socket socket, ConnectionSlot slot);
 
 // What the session is waiting for; decides which timeout applies and what its expiry does.
 enum class Phase : std::uint8_t {

@@ -1,6 +1,7 @@
 // A worker: its listener (SO_REUSEPORT), accept loop and event-loop thread.
 #include "proxy/worker.hpp"
 
+#include "proxy/connection_limits.hpp"
 #include "proxy/front_door.hpp"
 
 #include <sys/socket.h>
@@ -96,7 +97,18 @@ net::awaitable<void> Worker::accept_loop() {
       co_await std::move(wait);
       continue;
     }
-    net::co_spawn(executor, run_session(*this, std::move(socket)),
+    ConnectionSlot slot;
+    if (connection_limits_) {
+      boost::system::error_code peer_ec;
+      const auto peer = socket.remote_endpoint(peer_ec).address();
+      const auto verdict = connection_limits_->admit(peer);
+      if (verdict != ConnectionLimits::Verdict::admitted) {
+        refuse_connection(socket, verdict == ConnectionLimits::Verdict::over_client);
+        continue;
+      }
+      slot = ConnectionSlot(connection_limits_, peer);
+    }
+    net::co_spawn(executor, run_session(*this, std::move(socket), std::move(slot)),
                   [](std::exception_ptr e) {
                     if (!e) return;
                     try {
@@ -106,6 +118,30 @@ net::awaitable<void> Worker::accept_loop() {
                     }
                   });
   }
+}
+
+namespace {
+
+// The whole answer to a connection over a limit, made once.
+std::string over_limit_answer(std::string_view message) {
+  const std::string body = R"({"error":{"message":")" + std::string(message) +
+                           R"(","type":"server_error","param":null,"code":"overloaded"}})";
+  return "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n"
+         "x-gateway-error-reason: too_many_connections\r\nconnection: close\r\ncontent-length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+}  // namespace
+
+void Worker::refuse_connection(tcp::socket& socket, bool per_client) {
+  static const std::string total = over_limit_answer("The gateway holds too many connections; retry shortly.");
+  static const std::string client = over_limit_answer("Too many connections from this address; close some first.");
+  // One non-blocking write: a client that does not read it loses it, and nothing waits for it.
+  boost::system::error_code ec;
+  socket.non_blocking(true, ec);
+  socket.write_some(net::buffer(per_client ? client : total), ec);
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.close(ec);
 }
 
 net::awaitable<void> Worker::sweep_loop() {

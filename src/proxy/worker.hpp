@@ -29,7 +29,8 @@ class SpanExporter;
 namespace infergate::proxy {
 
 // A client connection as the worker sees it: registered for the drain.
-class FrontDoor;  // proxy/front_door.hpp
+class FrontDoor;         // proxy/front_door.hpp
+class ConnectionLimits;  // proxy/connection_limits.hpp
 
 class SessionHook
     : public boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
@@ -79,6 +80,8 @@ class Worker {
   telemetry::IdSource& ids() noexcept { return ids_; }
   telemetry::AccessLog* access_log() const noexcept { return access_log_; }
   telemetry::SpanExporter* tracer() const noexcept { return tracer_; }
+  // The process's connection limits (shared by every worker); null: none. Before start().
+  void set_connection_limits(ConnectionLimits* limits) noexcept { connection_limits_ = limits; }
   void set_telemetry(telemetry::AccessLog* log, telemetry::SpanExporter* tracer) noexcept {
     access_log_ = log;
     tracer_ = tracer;
@@ -89,6 +92,8 @@ class Worker {
 
  private:
   net::awaitable<void> accept_loop();
+  // Over a connection limit: a 503 written without waiting, then the socket closed.
+  void refuse_connection(tcp::socket& socket, bool per_client);
   net::awaitable<void> sweep_loop();
 
   unsigned index_;
@@ -97,6 +102,7 @@ class Worker {
   const std::atomic<bool>& draining_;
   WaitRoom& waits_;
   FrontDoor* front_door_ = nullptr;
+  ConnectionLimits* connection_limits_ = nullptr;
   std::unique_ptr<auth::KeyCache> key_cache_;
   boost::intrusive::list<SessionHook, boost::intrusive::constant_time_size<false>> sessions_;
   std::atomic<int> live_sessions_{0};

@@ -406,6 +406,14 @@ GatewayConfig Loader::load(const YAML::Node& root) {
            [&](const YAML::Node& n, const std::string& p) {
              set_integer(n, p, config.max_attempts, 1, 16);
            }},
+          {"max_connections", false,
+           [&](const YAML::Node& n, const std::string& p) {
+             set_integer(n, p, config.max_connections, 0, 10'000'000);
+           }},
+          {"max_connections_per_client", false,
+           [&](const YAML::Node& n, const std::string& p) {
+             set_integer(n, p, config.max_connections_per_client, 0, 10'000'000);
+           }},
           {"debug_headers", false,
            [&](const YAML::Node& n, const std::string& p) { set_bool(n, p, config.debug_headers); }},
           {"timeouts", false,

@@ -114,6 +114,58 @@ models: [{{name: {MODEL}, pool: p}}]
         self.assertEqual(status, 502, body)
         self.assertEqual(json.loads(body)["error"]["code"], "upstream_failed")
 
+    def test_connection_limits_answer_503_at_once_and_free_up(self):
+        gw = harness.start_gateway(f"""
+workers: 2
+max_connections: 4
+max_connections_per_client: 3
+pools: [{{name: p, endpoints: [127.0.0.1:{self.upstream_port}]}}]
+models: [{{name: {MODEL}, pool: p}}]
+""")
+        self.addCleanup(gw.close)
+        admin = int(gw.admin.rsplit(":", 1)[1])
+        held = []
+        for _ in range(3):  # idle keep-alive connections, each admitted
+            s = harness.raw_connect(gw.port())
+            self.addCleanup(s.close)
+            held.append(s)
+        self.assertTrue(harness.wait_until(lambda: harness.metric(
+            harness.scrape(admin), "infergate_connections_open") >= 3))
+        # The fourth from the same address: over the per-client limit, a 503 and a close.
+        s = harness.raw_connect(gw.port())
+        reader = harness.HttpReader(s)
+        status, headers, body = reader.read_response()
+        s.close()
+        self.assertEqual((status, headers["x-gateway-error-reason"]), (503, "too_many_connections"))
+        self.assertEqual(json.loads(body)["error"]["code"], "overloaded")
+        self.assertEqual(harness.metric(harness.scrape(admin), "infergate_connections_refused_total",
+                                        reason="max_connections_per_client"), 1)
+        # One closed: room again, and a request is served.
+        held.pop().close()
+        self.assertTrue(harness.wait_until(lambda: harness.metric(
+            harness.scrape(admin), "infergate_connections_open") == 2))
+        self.assertEqual(status_of(gw.port(), head()), 200)
+
+    def test_the_process_wide_connection_limit(self):
+        gw = harness.start_gateway(f"""
+workers: 2
+max_connections: 2
+pools: [{{name: p, endpoints: [127.0.0.1:{self.upstream_port}]}}]
+models: [{{name: {MODEL}, pool: p}}]
+""")
+        self.addCleanup(gw.close)
+        admin = int(gw.admin.rsplit(":", 1)[1])
+        held = [harness.raw_connect(gw.port()) for _ in range(2)]
+        for s in held:
+            self.addCleanup(s.close)
+        self.assertTrue(harness.wait_until(lambda: harness.metric(
+            harness.scrape(admin), "infergate_connections_open") == 2))
+        self.assertEqual(status_of(gw.port(), head()), 503)
+        self.assertEqual(harness.metric(harness.scrape(admin), "infergate_connections_refused_total",
+                                        reason="max_connections"), 1)
+        held[0].sendall(head())  # the held ones are served as usual
+        self.assertEqual(harness.HttpReader(held[0]).read_response()[0], 200)
+
 
 if __name__ == "__main__":
     unittest.main()
