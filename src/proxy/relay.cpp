@@ -271,6 +271,15 @@ net::awaitable<Session::Attempt> Session::exchange(UpstreamLease& lease, std::st
   if (client_gone_) co_return Attempt::gone;
   if (wec) {
     if (expired_ == Phase::first_byte) co_return Attempt::timeout;
+    if (lease.tls() && !lease.reused()) {
+      // A TLS 1.3 server that refuses us (no client certificate) sends its alert and resets
+      // the connection right after the handshake; the alert is still queued: read it, so the
+      // reason is counted and logged rather than a bare "connection reset".
+      upstream_in_.clear();
+      auto drain = lease.read_some(upstream_in_.prepare(read_room(upstream_in_)));
+      co_await std::move(drain);
+      if (client_gone_) co_return Attempt::gone;
+    }
     co_return lease.reused() ? Attempt::stale : Attempt::failed;
   }
   upstream_in_.clear();

@@ -263,7 +263,8 @@ models:
             self.assertEqual(status, 200, body)
         # Without one the server refuses it. TLS 1.3 tells the client after its handshake, so
         # the request fails either in the handshake (503, counted as a handshake failure) or on
-        # the first read (502, an upstream failure), depending on when the alert arrives.
+        # the first write or read (502, an upstream failure), depending on when the alert and
+        # the server's reset arrive; the alert's reason is logged either way.
         bare = self.gateway([front.port], {"ca_file": self.pki.path("ca.crt")})
         status, _, body = harness.request(bare.port(), "POST", "/v1/chat/completions",
                                           {"model": MODEL, "messages": [{"role": "user", "content": "hi"}],
