@@ -39,27 +39,43 @@ std::size_t utf8_sequence(const unsigned char* s, std::size_t n, bool& incomplet
   return len;
 }
 
-void append_escape(std::string& out, unsigned char c) {
+char* put_escape(char* p, unsigned char c) {
   switch (c) {
-    case '"': out += "\\\""; return;
-    case '\\': out += "\\\\"; return;
-    case '\n': out += "\\n"; return;
-    case '\r': out += "\\r"; return;
-    case '\t': out += "\\t"; return;
-    case '\b': out += "\\b"; return;
-    case '\f': out += "\\f"; return;
+    case '"': *p++ = '\\', *p++ = '"'; return p;
+    case '\\': *p++ = '\\', *p++ = '\\'; return p;
+    case '\n': *p++ = '\\', *p++ = 'n'; return p;
+    case '\r': *p++ = '\\', *p++ = 'r'; return p;
+    case '\t': *p++ = '\\', *p++ = 't'; return p;
+    case '\b': *p++ = '\\', *p++ = 'b'; return p;
+    case '\f': *p++ = '\\', *p++ = 'f'; return p;
     default: break;
   }
   static constexpr char hex[] = "0123456789abcdef";
   const char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-  out.append(u, sizeof u);
+  std::memcpy(p, u, sizeof u);
+  return p + sizeof u;
 }
 
-void append_digits(std::string& out, unsigned value, int width) {
-  char buf[8];
-  for (int i = width - 1; i >= 0; --i, value /= 10) buf[i] = static_cast<char>('0' + value % 10);
-  out.append(buf, static_cast<std::size_t>(width));
+char* put(char* p, std::string_view text) {
+  std::memcpy(p, text.data(), text.size());
+  return p + text.size();
 }
+
+char* put_digits(char* p, unsigned value, int width) {
+  for (int i = width - 1; i >= 0; --i, value /= 10) p[i] = static_cast<char>('0' + value % 10);
+  return p + width;
+}
+
+// Whether any of the 8 bytes needs more than a copy: below 0x20, 0x7F and above, '"' or '\\'
+// (the usual SWAR tests; exact for "any", which is all the scan asks).
+bool any_special(std::uint64_t x) {
+  constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  const auto zero_byte = [&](std::uint64_t v) { return (v - ones) & ~v & highs; };
+  return ((x - ones * 0x20) & ~x & highs) | (x & highs) | zero_byte(x ^ (ones * '"')) |
+         zero_byte(x ^ (ones * '\\')) | zero_byte(x ^ (ones * 0x7F));
+}
+
+bool plain(unsigned char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; }
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0);
@@ -86,40 +102,103 @@ CivilDate civil_from_days(std::int64_t z) {
 
 }  // namespace
 
-void append_json_string(std::string& out, std::string_view text, bool truncated) {
+char* put_json_string(char* p, std::string_view text, bool truncated) {
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
   const std::size_t n = text.size();
-  out += '"';
+  *p++ = '"';
   std::size_t run = 0;  // start of the bytes that go out as they are
   std::size_t i = 0;
   while (i < n) {
+    std::uint64_t word;
+    if (i + 8 <= n && (std::memcpy(&word, s + i, 8), !any_special(word))) {
+      i += 8;
+      continue;
+    }
     const unsigned char c = s[i];
-    if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
+    if (plain(c)) {
       ++i;
       continue;
     }
-    out.append(text.data() + run, i - run);
+    p = put(p, text.substr(run, i - run));
     if (c < 0x80) {
-      append_escape(out, c);
+      p = put_escape(p, c);
       ++i;
     } else {
       bool incomplete = false;
       const std::size_t len = utf8_sequence(s + i, n - i, incomplete);
       if (len > 0) {
-        out.append(text.data() + i, len);
+        p = put(p, text.substr(i, len));
         i += len;
       } else if (incomplete && truncated) {
         i = n;  // the cut fell inside a character: drop its start, the "…" says it was cut
       } else {
-        out += kReplacement;
+        p = put(p, kReplacement);
         ++i;
       }
     }
     run = i;
   }
-  out.append(text.data() + run, n - run);
-  if (truncated) out += kEllipsis;
-  out += '"';
+  p = put(p, text.substr(run, n - run));
+  if (truncated) p = put(p, kEllipsis);
+  *p++ = '"';
+  return p;
+}
+
+char* put_rfc3339_ms(char* p, std::int64_t unix_us) {
+  const std::int64_t secs = floor_div(unix_us, 1'000'000);
+  const auto ms = static_cast<unsigned>((unix_us - secs * 1'000'000) / 1000);
+  const std::int64_t days = floor_div(secs, 86'400);
+  const auto second_of_day = static_cast<unsigned>(secs - days * 86'400);
+  const CivilDate date = civil_from_days(days);
+  const auto year = static_cast<unsigned>(date.year < 0 ? 0 : date.year > 9999 ? 9999 : date.year);
+  p = put_digits(p, year, 4);
+  *p++ = '-';
+  p = put_digits(p, date.month, 2);
+  *p++ = '-';
+  p = put_digits(p, date.day, 2);
+  *p++ = 'T';
+  p = put_digits(p, second_of_day / 3600, 2);
+  *p++ = ':';
+  p = put_digits(p, second_of_day / 60 % 60, 2);
+  *p++ = ':';
+  p = put_digits(p, second_of_day % 60, 2);
+  *p++ = '.';
+  p = put_digits(p, ms, 3);
+  *p++ = 'Z';
+  return p;
+}
+
+char* put_millis(char* p, std::int64_t us) {
+  if (us < 0) return put(p, "null");
+  p = std::to_chars(p, p + 20, us / 1000).ptr;
+  *p++ = '.';
+  return put_digits(p, static_cast<unsigned>(us % 1000), 3);
+}
+
+namespace {
+
+// The std::string forms: room for the worst case, written, then cut to what was written.
+template <typename Put>
+void append_with(std::string& out, std::size_t bound, Put put_value) {
+  const std::size_t old = out.size();
+  out.resize(old + bound);
+  char* end = put_value(out.data() + old);
+  out.resize(static_cast<std::size_t>(end - out.data()));
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view text, bool truncated) {
+  append_with(out, json_string_bound(text.size()),
+              [&](char* p) { return put_json_string(p, text, truncated); });
+}
+
+void append_rfc3339_ms(std::string& out, std::int64_t unix_us) {
+  append_with(out, kRfc3339MsBound, [&](char* p) { return put_rfc3339_ms(p, unix_us); });
+}
+
+void append_millis(std::string& out, std::int64_t us) {
+  append_with(out, kMillisBound, [&](char* p) { return put_millis(p, us); });
 }
 
 std::string_view valid_utf8(std::string_view text, std::string& scratch) {
@@ -143,41 +222,6 @@ std::string_view valid_utf8(std::string_view text, std::string& scratch) {
     }
   }
   return scratch;
-}
-
-void append_rfc3339_ms(std::string& out, std::int64_t unix_us) {
-  const std::int64_t secs = floor_div(unix_us, 1'000'000);
-  const auto ms = static_cast<unsigned>((unix_us - secs * 1'000'000) / 1000);
-  const std::int64_t days = floor_div(secs, 86'400);
-  const auto second_of_day = static_cast<unsigned>(secs - days * 86'400);
-  const CivilDate date = civil_from_days(days);
-  const auto year = static_cast<unsigned>(date.year < 0 ? 0 : date.year > 9999 ? 9999 : date.year);
-  append_digits(out, year, 4);
-  out += '-';
-  append_digits(out, date.month, 2);
-  out += '-';
-  append_digits(out, date.day, 2);
-  out += 'T';
-  append_digits(out, second_of_day / 3600, 2);
-  out += ':';
-  append_digits(out, second_of_day / 60 % 60, 2);
-  out += ':';
-  append_digits(out, second_of_day % 60, 2);
-  out += '.';
-  append_digits(out, ms, 3);
-  out += 'Z';
-}
-
-void append_millis(std::string& out, std::int64_t us) {
-  if (us < 0) {
-    out += "null";
-    return;
-  }
-  char buf[24];
-  const auto end = std::to_chars(buf, buf + sizeof buf, us / 1000).ptr;
-  out.append(buf, static_cast<std::size_t>(end - buf));
-  out += '.';
-  append_digits(out, static_cast<unsigned>(us % 1000), 3);
 }
 
 }  // namespace infergate::telemetry

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <stdexcept>
 
 namespace infergate::telemetry {
@@ -73,37 +74,35 @@ Value value_of(LogField field, const RequestRecord& r, char (&hex)[32]) {
   return {};
 }
 
-void append_number(std::string& out, std::int64_t n) {
-  char buf[24];
-  const auto end = std::to_chars(buf, buf + sizeof buf, n).ptr;
-  out.append(buf, static_cast<std::size_t>(end - buf));
+// Every text field of a record escaped at its worst, and every other value at its longest: a
+// line never outgrows this (sizeof bounds the sum of the records' text capacities).
+constexpr std::size_t kLineBound =
+    json_string_bound(sizeof(RequestRecord)) + kLogFieldCount * (40 + kMillisBound);
+
+char* put(char* p, std::string_view text) {
+  std::memcpy(p, text.data(), text.size());
+  return p + text.size();
 }
 
 // Numbers, booleans, times: the same in both formats except for quoting and null.
-void append_plain(std::string& out, const Value& v, std::string_view null) {
+char* put_plain(char* p, const Value& v, std::string_view null) {
   switch (v.kind) {
-    case Value::Kind::number: append_number(out, v.number); return;
-    case Value::Kind::boolean: out += v.number ? "true" : "false"; return;
-    case Value::Kind::millis:
-      if (v.number < 0) out += null;
-      else append_millis(out, v.number);
-      return;
-    case Value::Kind::time: append_rfc3339_ms(out, v.number); return;
-    case Value::Kind::null: out += null; return;
-    default: return;
+    case Value::Kind::number: return std::to_chars(p, p + 20, v.number).ptr;
+    case Value::Kind::boolean: return put(p, v.number ? "true" : "false");
+    case Value::Kind::millis: return v.number < 0 ? put(p, null) : put_millis(p, v.number);
+    case Value::Kind::time: return put_rfc3339_ms(p, v.number);
+    case Value::Kind::null: return put(p, null);
+    default: return p;
   }
 }
 
-void append_json_value(std::string& out, const Value& v) {
-  if (v.kind == Value::Kind::text) {
-    append_json_string(out, v.text, v.truncated);
-  } else if (v.kind == Value::Kind::time) {
-    out += '"';
-    append_plain(out, v, "null");
-    out += '"';
-  } else {
-    append_plain(out, v, "null");
-  }
+char* put_json_value(char* p, const Value& v) {
+  if (v.kind == Value::Kind::text) return put_json_string(p, v.text, v.truncated);
+  if (v.kind != Value::Kind::time) return put_plain(p, v, "null");
+  *p++ = '"';
+  p = put_plain(p, v, "null");
+  *p++ = '"';
+  return p;
 }
 
 bool needs_quotes(const Value& v) {
@@ -114,17 +113,17 @@ bool needs_quotes(const Value& v) {
   });
 }
 
-void append_text_value(std::string& out, const Value& v, std::string_view unit) {
+char* put_text_value(char* p, const Value& v, std::string_view unit) {
   if (v.kind != Value::Kind::text) {
-    append_plain(out, v, "-");
-    if (v.kind == Value::Kind::millis && v.number >= 0) out += unit;
-  } else if (v.text.empty()) {
-    out += '-';
-  } else if (needs_quotes(v)) {
-    append_json_string(out, v.text, v.truncated);
-  } else {
-    out += v.text;
+    p = put_plain(p, v, "-");
+    if (v.kind == Value::Kind::millis && v.number >= 0) p = put(p, unit);
+    return p;
   }
+  if (v.text.empty()) {
+    *p++ = '-';
+    return p;
+  }
+  return needs_quotes(v) ? put_json_string(p, v.text, v.truncated) : put(p, v.text);
 }
 
 // The text format's names: short where the line is read by eye most.
@@ -139,6 +138,13 @@ std::string_view text_name(LogField field) {
     case LogField::client_aborted: return "aborted";
     default: return log_field_name(field);
   }
+}
+
+std::string prefix(std::string_view before, std::string_view name, std::string_view after) {
+  std::string out(before);
+  out += name;
+  out += after;
+  return out;
 }
 
 bool positional(LogField f) {
@@ -164,6 +170,7 @@ LineFormatter::LineFormatter(AccessLogConfig::Format format, const std::vector<s
   }
   if (format_ == AccessLogConfig::Format::json) {
     fields_ = std::move(selected);
+    for (const LogField f : fields_) prefixes_.push_back(prefix(",\"", log_field_name(f), "\":"));
     return;
   }
   for (const LogField f : {LogField::time, LogField::request_id, LogField::method, LogField::path,
@@ -173,48 +180,48 @@ LineFormatter::LineFormatter(AccessLogConfig::Format format, const std::vector<s
   for (const LogField f : selected) {
     if (!positional(f)) fields_.push_back(f);
   }
+  for (const LogField f : fields_) prefixes_.push_back(prefix(" ", text_name(f), "="));
 }
 
 void LineFormatter::append(std::string& out, const RequestRecord& record) const {
-  if (format_ == AccessLogConfig::Format::json) append_json(out, record);
-  else append_text(out, record);
-  out += '\n';
+  char line[kLineBound];
+  char* end = format_ == AccessLogConfig::Format::json ? put_json(line, record)
+                                                      : put_text(line, record);
+  *end++ = '\n';
+  out.append(line, static_cast<std::size_t>(end - line));
 }
 
-void LineFormatter::append_json(std::string& out, const RequestRecord& record) const {
+char* LineFormatter::put_json(char* line, const RequestRecord& record) const {
+  // Each field goes out as `,"name":value`; the first one's comma becomes the brace.
   char hex[32];
-  out += '{';
-  bool first = true;
-  for (const LogField field : fields_) {
-    const Value v = value_of(field, record, hex);
+  char* p = line;
+  for (std::size_t i = 0; i < fields_.size(); ++i) {
+    const Value v = value_of(fields_[i], record, hex);
     if (v.kind == Value::Kind::absent) continue;
-    if (!first) out += ',';
-    first = false;
-    out += '"';
-    out += log_field_name(field);  // names are plain ASCII: nothing to escape
-    out += "\":";
-    append_json_value(out, v);
+    p = put_json_value(put(p, prefixes_[i]), v);
   }
-  out += '}';
+  if (p == line) *p++ = '{';
+  else line[0] = '{';
+  *p++ = '}';
+  return p;
 }
 
-void LineFormatter::append_text(std::string& out, const RequestRecord& record) const {
+char* LineFormatter::put_text(char* line, const RequestRecord& record) const {
+  // Each field goes out as ` name=value` (positional ones as ` value`); the first space is cut.
   char hex[32];
-  bool first = true;
+  char* p = line;
   for (const LogField field : positional_) {
-    if (!first) out += ' ';
-    first = false;
-    append_text_value(out, value_of(field, record, hex), "");
+    *p++ = ' ';
+    p = put_text_value(p, value_of(field, record, hex), "");
   }
-  for (const LogField field : fields_) {
-    const Value v = value_of(field, record, hex);
+  for (std::size_t i = 0; i < fields_.size(); ++i) {
+    const Value v = value_of(fields_[i], record, hex);
     if (v.kind == Value::Kind::absent) continue;
-    if (!first) out += ' ';
-    first = false;
-    out += text_name(field);
-    out += '=';
-    append_text_value(out, v, "ms");
+    p = put_text_value(put(p, prefixes_[i]), v, "ms");
   }
+  if (p == line) return p;
+  std::memmove(line, line + 1, static_cast<std::size_t>(p - line - 1));
+  return p - 1;
 }
 
 }  // namespace infergate::telemetry

@@ -1,6 +1,6 @@
 // One access log line from one RequestRecord, in JSON (the default) or text. This is the writer
-// thread's whole job, so it appends by hand into a reused std::string: no iostreams, no
-// std::format per field, no allocation once the buffer has grown.
+// thread's whole job, so it writes by hand into a stack buffer sized for the longest possible
+// line and appends that once: no iostreams, no std::format per field, no allocation.
 //
 // JSON: one object per line, the keys of kLogFieldNames in the configured order. Empty texts are
 // written as "" (the schema of a line never depends on the request); trace_id is left out when the
@@ -27,6 +27,15 @@
 
 namespace infergate::telemetry {
 
+// The value writers put into a buffer with room for their bound and return the new end: the
+// writer thread builds each line in one stack buffer and appends it once.
+constexpr std::size_t json_string_bound(std::size_t n) { return 6 * n + 5; }  // \u00XX, "", …
+inline constexpr std::size_t kRfc3339MsBound = 24;
+inline constexpr std::size_t kMillisBound = 26;
+char* put_json_string(char* p, std::string_view text, bool truncated);
+char* put_rfc3339_ms(char* p, std::int64_t unix_us);
+char* put_millis(char* p, std::int64_t us);
+
 // `"text"`, JSON-escaped as above; `truncated` appends "…" inside the quotes.
 void append_json_string(std::string& out, std::string_view text, bool truncated = false);
 // `text` when it is valid UTF-8, else a copy in `scratch` with U+FFFD for each invalid byte
@@ -49,12 +58,13 @@ class LineFormatter {
   const std::vector<LogField>& fields() const noexcept { return fields_; }
 
  private:
-  void append_json(std::string& out, const RequestRecord& record) const;
-  void append_text(std::string& out, const RequestRecord& record) const;
+  char* put_json(char* line, const RequestRecord& record) const;
+  char* put_text(char* line, const RequestRecord& record) const;
 
   AccessLogConfig::Format format_;
   std::vector<LogField> fields_;      // JSON: all selected; text: the name=value ones
   std::vector<LogField> positional_;  // text only: time, request_id, method, path, status
+  std::vector<std::string> prefixes_;  // per fields_ entry: `,"name":` (JSON) or ` name=` (text)
 };
 
 }  // namespace infergate::telemetry
