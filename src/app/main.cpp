@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include <sys/resource.h>
+
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -134,6 +136,23 @@ std::string apply_overrides(const Options& options, infergate::GatewayConfig& co
 
 }  // namespace
 
+namespace {
+
+// Descriptors up to the hard limit: a gateway's connections are its descriptors, and the soft
+// limit most shells and units start with (1024) would cap it far below max_connections.
+void raise_descriptor_limit(std::size_t max_connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_max < max_connections) {
+    spdlog::warn("open files limited to {} (hard RLIMIT_NOFILE), below max_connections={}",
+                 limit.rlim_max, max_connections);
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   Options options;
   if (const std::string error = parse_args(argc, argv, options); !error.empty()) {
@@ -173,6 +192,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "infergate: %s\n", error.c_str());
     return 2;
   }
+  raise_descriptor_limit(config.max_connections);
   try {
     const infergate::GatewayConfig file = config;
     infergate::proxy::Gateway gateway(std::move(config));
