@@ -93,6 +93,8 @@ net::awaitable<bool> Session::forward(const RequestFacts& facts, const Decision&
   auto op = relay(decision, body);
   co_await std::move(op);
   relaying_ = false;
+  upstream_in_.clear();
+  upstream_in_.shrink_to_fit();  // its block goes back to the worker (see ReadBlocks)
   worker_.metrics().model_finished(
       series, std::chrono::duration<double>(Clock::now() - started).count(),
       relay_error_ ? &*relay_error_ : nullptr);

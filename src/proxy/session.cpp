@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <charconv>
 #include <ctime>
+#include <exception>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -21,7 +21,6 @@
 namespace infergate::proxy {
 namespace {
 
-using namespace boost::asio::experimental::awaitable_operators;
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 constexpr std::size_t kKeepBodyCapacity = 1u << 20;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -77,7 +76,9 @@ bool starts_with(std::string_view s, std::string_view prefix) noexcept {
 
 }  // namespace
 
-net::awaitable<void> run_session(Worker& worker, tcp::socket socket, ConnectionSlot slot) {
+// `slot` lives in the frame until the session ends: that is what holds the connection's place.
+net::awaitable<void> run_session(Worker& worker, tcp::socket socket,
+                                 [[maybe_unused]] ConnectionSlot slot) {
   Session session(worker, std::move(socket));
   co_await session.run();
 }
@@ -87,7 +88,8 @@ Session::Session(Worker& worker, tcp::socket socket)
       client_(std::move(socket)),
       timer_(client_.get_executor()),
       in_(worker.config().max_header_bytes + kReadChunk),
-      upstream_in_(std::max<std::size_t>(worker.config().max_header_bytes, 64 * 1024) + kReadChunk) {
+      upstream_in_(std::max<std::size_t>(worker.config().max_header_bytes, 64 * 1024) + kReadChunk,
+                   ReadBlockAllocator<char>(worker.read_blocks())) {
   worker_.attach(*this);
 }
 
@@ -97,9 +99,18 @@ Session::~Session() {
 }
 
 net::awaitable<void> Session::run() {
-  // The watchdog lives exactly as long as the request loop: `||` cancels it when serve() ends.
-  auto both = serve() || watchdog();
-  co_await std::move(both);
+  arm_watchdog();
+  std::exception_ptr failure;
+  try {
+    auto op = serve();
+    co_await std::move(op);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  finished_ = true;
+  auto settle = settle_watchdog();
+  co_await std::move(settle);
+  if (failure) std::rethrow_exception(failure);
 }
 
 void Session::on_drain() {
@@ -178,7 +189,7 @@ net::awaitable<void> Session::linger_close() {
 net::awaitable<Session::ReadResult> Session::read_request() {
   const GatewayConfig& config = worker_.config();
   expired_ = Phase::none;
-  read_hint_ = kReadChunk;
+  read_hint_ = in_.size() == 0 ? kIdleRead : kReadChunk;  // kReadChunk once bytes came
   routed_model_ = {};
   snapshot_.reset();
   message_.clear();
@@ -198,6 +209,7 @@ net::awaitable<Session::ReadResult> Session::read_request() {
       in_.consume(used);
       if (!record_started_ && request_->got_some()) begin_record();
       record_.bytes_in += used;
+      if (read_hint_ < kReadChunk) read_hint_ = kReadChunk;  // a request began: the rest in chunks
     }
     if (ec && ec != http::error::need_more) {
       const ErrorKind kind = ec == http::error::header_limit ? ErrorKind::headers_too_large

@@ -28,6 +28,7 @@
 #include "proxy/connection_limits.hpp"
 #include "proxy/front_door.hpp"
 #include "proxy/http_parse.hpp"
+#include "proxy/read_blocks.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "proxy/wait_queue.hpp"
 #include "proxy/worker.hpp"
@@ -42,6 +43,9 @@ struct TlsStream;  // proxy/tls.hpp: only the files that use it pay for asio's s
 
 // What one read asks for by default; large bodies ask for more (Session::read_room).
 inline constexpr std::size_t kReadChunk = 16 * 1024;
+// What the read that waits for a request asks for: a whole usual request, and all the memory an
+// idle keep-alive connection keeps for reading (the buffer grows once a request needs more).
+inline constexpr std::size_t kIdleRead = 4 * 1024;
 
 // Serves one accepted client connection until it closes.
 // `slot` is the connection's place under the connection limits, given back when it ends.
@@ -142,12 +146,16 @@ class Session final : public SessionHook {
  private:
   enum class ReadResult : std::uint8_t { request, closed, refused };
   enum class Attempt : std::uint8_t { head, stale, failed, timeout, gone };
-  using Buffer = boost::beast::flat_buffer;
+  using Buffer = boost::beast::basic_flat_buffer<ReadBlockAllocator<char>>;
 
   // session.cpp: the connection, local routes, refusals; session_io.cpp: deadlines, reads,
   // writes.
   net::awaitable<void> serve();
-  net::awaitable<void> watchdog();
+  // The watchdog: a timer handler, not a coroutine (an idle connection keeps no frame for it),
+  // re-armed when it fires; run() waits for its last handler before the session ends.
+  void arm_watchdog();
+  void on_watchdog();
+  net::awaitable<void> settle_watchdog();
   net::awaitable<ReadResult> read_request();
   net::awaitable<bool> dispatch();  // false: close the connection
   net::awaitable<bool> route_model_request();
@@ -243,6 +251,7 @@ class Session final : public SessionHook {
   Phase phase_ = Phase::none;
   Phase expired_ = Phase::none;
   bool finished_ = false;
+  bool watchdog_armed_ = false;
   bool keep_alive_ = true;
   bool client_gone_ = false;
   bool linger_ = false;  // close after a refusal that left request bytes unread

@@ -28,21 +28,24 @@ void Session::set_deadline(Phase phase, std::chrono::milliseconds after) {
   if (deadline_ < armed_) timer_.cancel();
 }
 
-net::awaitable<void> Session::watchdog() {
-  co_await net::this_coro::throw_if_cancelled(false);
-  for (;;) {
-    armed_ = deadline_;
-    timer_.expires_at(armed_);
-    auto wait = timer_.async_wait(kTuple);
-    co_await std::move(wait);
-    if (finished_) co_return;
-    auto state = co_await net::this_coro::cancellation_state;
-    if (state.cancelled() != net::cancellation_type::none) co_return;
-    if (Clock::now() >= deadline_) {
-      deadline_ = Clock::time_point::max();
-      on_expired();
-    }
+void Session::arm_watchdog() {
+  armed_ = deadline_;
+  timer_.expires_at(armed_);
+  watchdog_armed_ = true;
+  timer_.async_wait([this](boost::system::error_code) { on_watchdog(); });
+}
+
+void Session::on_watchdog() {
+  watchdog_armed_ = false;
+  if (finished_) {
+    if (read_waiter_) read_waiter_.complete({});  // settle_watchdog() is parked there
+    return;
   }
+  if (Clock::now() >= deadline_) {
+    deadline_ = Clock::time_point::max();
+    on_expired();
+  }
+  arm_watchdog();
 }
 
 void Session::on_expired() {
@@ -125,6 +128,16 @@ net::awaitable<boost::system::error_code> Session::wait_client_read() {
   co_return ec;
 }
 
+net::awaitable<void> Session::settle_watchdog() {
+  // serve() has ended, so no client read is outstanding: its waiter is free for this wait.
+  while (watchdog_armed_) {
+    timer_.cancel();
+    auto wait = net::async_initiate<decltype(kTuple), void(boost::system::error_code)>(
+        WaitForRead{&read_waiter_}, kTuple);
+    co_await std::move(wait);
+  }
+}
+
 net::awaitable<void> Session::settle_client_read() {
   while (read_pending_) {
     boost::system::error_code ignored;
@@ -187,17 +200,26 @@ std::size_t Session::read_room(const Buffer& buffer) const noexcept {
 }
 
 std::size_t Session::read_room(const InputBuffer& buffer) const noexcept {
-  return std::min(read_hint_, buffer.max_size() - buffer.size());
+  // The watch during a relay reads the next request, if any: a usual one fits in kIdleRead.
+  const std::size_t want = relaying_ ? kIdleRead : read_hint_;
+  return std::min(want, buffer.max_size() - buffer.size());
 }
 
 boost::asio::mutable_buffer InputBuffer::prepare(std::size_t n) {
   const std::size_t unread = size();
+  if (unread == 0 && n <= kIdleRead && capacity_ > kIdleRead) {
+    // Waiting for a request after a large one: back to the small buffer an idle connection
+    // keeps (an allocation per large request, none per usual one).
+    buf_.reset(new char[kIdleRead]);
+    capacity_ = kIdleRead;
+    head_ = tail_ = 0;
+  }
   if (tail_ + n > capacity_) {
     if (unread + n <= capacity_) {
       std::memmove(buf_.get(), buf_.get() + head_, unread);  // room at the end after compacting
     } else {
       const std::size_t grown = std::min(max_, std::max(unread + n, 2 * capacity_));
-      auto bigger = std::make_unique<char[]>(grown);  // the rare large request: grows once or twice
+      std::unique_ptr<char[]> bigger(new char[grown]);  // a large request: grows once or twice
       if (unread) std::memcpy(bigger.get(), buf_.get() + head_, unread);
       buf_ = std::move(bigger);
       capacity_ = grown;

@@ -22,6 +22,10 @@ namespace {
 
 using ReusePort = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
+// Each session's upstream read takes one block per exchange; up to 256 (4 MiB) stay spare.
+constexpr std::size_t kUpstreamReadBlock = kReadChunk;
+constexpr std::size_t kSpareReadBlocks = 256;
+
 }  // namespace
 
 Worker::Worker(unsigned index, const GatewayConfig& config, SnapshotHolder& snapshots,
@@ -31,6 +35,7 @@ Worker::Worker(unsigned index, const GatewayConfig& config, SnapshotHolder& snap
       snapshots_(snapshots),
       draining_(draining),
       waits_(waits),
+      read_blocks_(kUpstreamReadBlock, kSpareReadBlocks),
       io_(std::make_unique<net::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO)),
       pool_(std::in_place, io_->get_executor()),
       rng_(0x9E3779B97F4A7C15ull * (index + 1) ^ static_cast<std::uint64_t>(std::random_device{}())),

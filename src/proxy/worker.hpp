@@ -22,6 +22,7 @@ class SpanExporter;
 }
 #include "infergate/routing.hpp"
 #include "proxy/metrics.hpp"
+#include "proxy/read_blocks.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "proxy/wait_queue.hpp"
 #include "telemetry/trace_context.hpp"
@@ -66,6 +67,7 @@ class Worker {
   void set_tls(std::shared_ptr<boost::asio::ssl::context> tls) noexcept { tls_ = std::move(tls); }
   SnapshotHolder& snapshots() noexcept { return snapshots_; }
   UpstreamPool& pool() noexcept { return *pool_; }
+  ReadBlocks& read_blocks() noexcept { return read_blocks_; }  // the sessions' upstream reads
   Rng& rng() noexcept { return rng_; }
   WorkerMetrics& metrics() noexcept { return metrics_; }
   WaitRoom& waits() noexcept { return waits_; }  // shared by every worker (thread-safe)
@@ -106,6 +108,7 @@ class Worker {
   std::unique_ptr<auth::KeyCache> key_cache_;
   boost::intrusive::list<SessionHook, boost::intrusive::constant_time_size<false>> sessions_;
   std::atomic<int> live_sessions_{0};
+  ReadBlocks read_blocks_;  // before io_: the sessions its destruction ends give their blocks back
   // ~Worker resets these in reverse order: sockets before their io_context, and the io_context
   // (whose destruction ends the session frames) while everything the sessions use still lives.
   std::unique_ptr<net::io_context> io_;

@@ -282,7 +282,9 @@ void BodyTail::append(std::string_view piece) {
     const std::uint64_t from = std::max(start, keep_from);
     const std::uint64_t to = std::min(seen_, *length_);
     if (to <= from) return;
-    if (buffer_.capacity() < size_) buffer_.reserve(size_);
+    // A short body needs no more than itself: an idle connection keeps this buffer.
+    const auto wanted = static_cast<std::size_t>(std::min<std::uint64_t>(size_, *length_));
+    if (buffer_.capacity() < wanted) buffer_.reserve(wanted);
     const auto n = static_cast<std::size_t>(to - from);
     if (buffer_.size() + n > size_) buffer_.erase(0, buffer_.size() + n - size_);  // never, in order
     buffer_.append(piece.data() + (from - start), n);
