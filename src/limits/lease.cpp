@@ -29,7 +29,8 @@ LeaseCheck check(Lease& lease, std::uint64_t limit, std::uint64_t n, Clock::time
     return {Verdict::refused, std::max(left, Millis{0})};
   }
   const std::uint64_t max_debt = std::max(slice_for(limit), n);
-  if (lease.debt + (n - lease.avail) <= max_debt) return {Verdict::debt};
+  // The debt in flight counts too: Redis has not recorded it, so it may already be past the limit.
+  if (lease.debt + lease.owed + (n - lease.avail) <= max_debt) return {Verdict::debt};
   return {Verdict::refused, kRefillRetry};
 }
 
@@ -68,6 +69,7 @@ bool wants_flush(Lease& lease, Clock::time_point now) noexcept {
 
 RefillArgs begin_refill(Lease& lease, std::uint64_t want, Clock::time_point now) noexcept {
   RefillArgs args{want, lease.need, lease.debt, lease.back, lease.grant_sec};
+  lease.owed = lease.debt;
   lease.debt = 0;
   lease.back = 0;
   lease.pending = true;
@@ -78,6 +80,7 @@ RefillArgs begin_refill(Lease& lease, std::uint64_t want, Clock::time_point now)
 void finish_refill(Lease& lease, const RefillArgs& sent, const Reply& reply,
                    Clock::time_point now) noexcept {
   lease.pending = false;
+  lease.owed = 0;  // recorded now
   lease.shared_used = reply.used;
   if (reply.grant > 0) {
     lease.avail += reply.grant;
@@ -96,7 +99,12 @@ void finish_refill(Lease& lease, const RefillArgs& sent, const Reply& reply,
   }
 }
 
-void abort_refill(Lease& lease) noexcept { lease.pending = false; }
+void abort_refill(Lease& lease) noexcept {
+  // Not known to be recorded: sent again with the next call (at worst counted twice: safe side).
+  lease.debt += lease.owed;
+  lease.owed = 0;
+  lease.pending = false;
+}
 
 std::uint64_t shared_remaining(const Lease& lease, std::uint64_t limit) noexcept {
   const std::uint64_t room = lease.shared_used >= limit ? 0 : limit - lease.shared_used;

@@ -9,9 +9,10 @@
 // - Refill: asked for as soon as less than half a slice is left (or the request needs more), one
 //   call in flight per counter at most. The data path never waits for it.
 // - Debt: while a refill is in flight and Redis has not said the budget is gone, a request may be
-//   admitted on debt, at most one slice (or one request's own size, if larger). The debt is
-//   recorded in Redis with the next call (even past the limit, so the shared count stays true)
-//   and paid from the next grant. Over-admission is therefore bounded by one slice per replica.
+//   admitted on debt, at most one slice (or one request's own size, if larger), counting the
+//   debt already sent with the call in flight. The debt is recorded in Redis with the next call
+//   (even past the limit, so the shared count stays true) and paid from the next grant.
+//   Over-admission is therefore bounded by one slice per replica.
 // - Starved: once Redis granted less than asked, no more debt: requests beyond what is held are
 //   refused with Redis's own Retry-After (the time until enough of the shared window ages out),
 //   and Redis is asked again at most once a second (slices given back by others show up then).
@@ -40,7 +41,8 @@ constexpr std::uint64_t slice_for(std::uint64_t limit) noexcept {
 
 struct Lease {
   std::uint64_t avail = 0;        // granted, not yet spent
-  std::uint64_t debt = 0;         // spent beyond the grants, not yet recorded in Redis
+  std::uint64_t debt = 0;         // spent beyond the grants, not yet sent to Redis
+  std::uint64_t owed = 0;         // debt sent with the call in flight, not yet recorded
   std::uint64_t back = 0;         // expired grants and refunds to give back to Redis
   std::uint64_t need = 0;         // the size of the latest request (a refill asks for at least it)
   std::uint64_t limit = 0;        // the limit at the latest admission (for housekeeping's calls)
