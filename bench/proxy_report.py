@@ -2,8 +2,8 @@
 """Turns the raw outputs of bench/run-proxy-bench.sh into the markdown results table (stdout).
 
 Inputs in --raw: <target>-<size>-c64.txt and <target>-<size>-c1.txt (wrk output; the line
-"RESULT {json}" comes from bench/wrk/chat_post.lua), strace-<target>-<size>.txt, stream.json,
-routing.txt, machine.txt, commands.txt.
+"RESULT {json}" comes from bench/wrk/chat_post.lua), <target>-<size>-sweep-c<N>.txt (--conns),
+strace-<target>-<size>.txt, stream.json, routing.txt, machine.txt, commands.txt.
 """
 import argparse
 import json
@@ -92,6 +92,59 @@ def ratio(a, b):
     return a / b
 
 
+def sweep(w, raw, runs, targets, sizes, conns, failures, kind, pace_ms=0):
+    """The --conns tables: per body size, req/s and latency at each connection count, the latency
+    added over direct at the same count, and infergate's ratios to each peer. kind "paced": each
+    connection pauses pace_ms before every request (a load below saturation)."""
+    for size in sizes:
+        if kind == "paced":
+            w(f"## Body {size // 1024} KB, by connections, paced ({pace_ms} ms between requests)\n")
+            w(f"Each connection waits {pace_ms} ms before each request, so no target is saturated "
+              "and the latency is the proxy's own work, not its queue.\n")
+        else:
+            w(f"## Body {size // 1024} KB, by connections\n")
+        w("wrk -t1 --latency at each count (on the load core); *added p50*: the target's p50 minus "
+          "direct's at the same count (for these small non-streamed answers, the time to first "
+          "byte the proxy adds).\n")
+        w("| target | conns | req/s | p50 | p99 | added p50 | added p99 | status |")
+        w("|---|---:|---:|---:|---:|---:|---:|---|")
+        res = {}
+        for c in conns:
+            direct = wrk_rounds(raw, f"direct-{size}-{kind}-c{c}", runs)
+            d = direct if direct and not direct.get("missing") else None
+            for t in targets:
+                r = wrk_rounds(raw, f"{t}-{size}-{kind}-c{c}", runs)
+                problems = []
+                if r is None or r.get("missing"):
+                    problems.append("no result")
+                    r = None
+                else:
+                    if r["non2xx"]:
+                        problems.append(f"{r['non2xx']} non-2xx")
+                    if r["errors"]:
+                        problems.append(f"{r['errors']} socket errors")
+                if problems:
+                    failures.append(f"{t} {size} {kind} c{c}: {'; '.join(problems)}")
+                add50 = r["p50_us"] - d["p50_us"] if r and d and t != "direct" else None
+                add99 = r["p99_us"] - d["p99_us"] if r and d and t != "direct" else None
+                res[(t, c)] = {"rps": r and r["rps"], "add50": add50}
+                w(f"| {t} | {c} | {cell(r, 'rps')} | {cell(r, 'p50_us', ' us')} "
+                  f"| {cell(r, 'p99_us', ' us')} | {fmt(add50, 0, ' us')} | {fmt(add99, 0, ' us')} "
+                  f"| {'ok' if not problems else 'FAIL: ' + '; '.join(problems)} |")
+        w("")
+        peers = [p for p in PEERS if p in targets]
+        if "infergate" in targets and peers:
+            w("| conns | peer | req/s ratio | added p50 ratio |")
+            w("|---:|---|---:|---:|")
+            for c in conns:
+                ig = res.get(("infergate", c), {})
+                for p in peers:
+                    pr = res.get((p, c), {})
+                    w(f"| {c} | {p} | {fmt(ratio(ig.get('rps'), pr.get('rps')), 2)} "
+                      f"| {fmt(ratio(ig.get('add50'), pr.get('add50')), 2)} |")
+            w("")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--raw", required=True)
@@ -101,6 +154,9 @@ def main():
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--cores", required=True)
     ap.add_argument("--notes", help="markdown inserted after the tables (the reading of the run)")
+    ap.add_argument("--conns", default="", help="connection counts of the sweep runs")
+    ap.add_argument("--baseline", default="1", help="0: no 64- and 1-connection runs")
+    ap.add_argument("--paced-ms", default="0", help="the pause of the paced sweep runs")
     a = ap.parse_args()
     targets, sizes = a.targets.split(), [int(s) for s in a.sizes.split()]
     raw = a.raw
@@ -128,7 +184,7 @@ def main():
 
     failures = []
     results = {}
-    for size in sizes:
+    for size in sizes if a.baseline != "0" else []:
         w(f"## Body {size // 1024} KB\n")
         w("| target | req/s @64 conn | p50 @1 conn | p99 @1 conn | added p50 | added p99 "
           "| syscalls/req | top syscalls/req | status |")
@@ -163,7 +219,13 @@ def main():
               f"| {'ok' if ok else 'FAIL: ' + '; '.join(problems)} |")
         w("")
 
-    if "infergate" in targets and any(p in targets for p in PEERS):
+    conns = [int(c) for c in a.conns.split()]
+    if conns:
+        sweep(w, raw, a.runs, targets, sizes, conns, failures, "sweep")
+        if a.paced_ms != "0":
+            sweep(w, raw, a.runs, targets, sizes, conns, failures, "paced", int(a.paced_ms))
+
+    if a.baseline != "0" and "infergate" in targets and any(p in targets for p in PEERS):
         w("## infergate / peer\n")
         w("req/s ratio above 1: infergate serves more; added-latency ratio below 1: infergate adds "
           "less.\n")
@@ -181,7 +243,7 @@ def main():
         w("")
 
     variants = [v for v in ("infergate-keys", "infergate-redis", "infergate-log") if v in targets]
-    if "infergate" in targets and variants:
+    if a.baseline != "0" and "infergate" in targets and variants:
         w("## Variants / plain infergate\n")
         w("The same gateway with one feature on. infergate-keys / infergate-redis: the wrk "
           "script's key checked and its requests and tokens limits charged (never reached), "

@@ -22,6 +22,12 @@
 #        (more targets: infergate-keys, infergate-redis: API keys with local or Redis-shared limits;
 #         infergate-log: every request written to an access log file)
 #                                 [--sizes "2048 51200"] [--no-stream] [--no-strace] [--out FILE] [--raw DIR]
+#                                 [--conns "20 60 150"] [--paced-ms MS] [--no-baseline]
+#   --conns: also a sweep, per target and body size: wrk --latency at each of these connection
+#            counts (requests/s and latency under load, the added latency against direct at the
+#            same count); --paced-ms: at each count also a paced run (each connection pauses MS
+#            before every request: below saturation, the latency is the proxy's own work, not its
+#            queue); --no-baseline skips the usual 64-connection and 1-connection runs.
 # env:   INFERGATE_BIN, INFERGATE_SIM_BIN (default: build-bench/src/{app,sim}/...)
 # Writes bench/results/proxy-baseline.md (or --out) and raw outputs to bench/results/raw/.
 set -euo pipefail
@@ -46,6 +52,9 @@ TARGETS="direct infergate haproxy nginx"
 SIZES="2048 51200"
 DO_STREAM=1
 DO_STRACE=1
+DO_BASELINE=1
+CONNS=""
+PACE_MS=0
 OUT=bench/results/proxy-baseline.md
 RAW=bench/results/raw
 PROXY_CORE=${PROXY_CORE:-0}
@@ -63,6 +72,9 @@ while [[ $# -gt 0 ]]; do
     --sizes) SIZES=$2; shift 2 ;;
     --no-stream) DO_STREAM=0; shift ;;
     --no-strace) DO_STRACE=0; shift ;;
+    --no-baseline) DO_BASELINE=0; DO_STRACE=0; shift ;;
+    --conns) CONNS=$2; shift 2 ;;
+    --paced-ms) PACE_MS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --raw) RAW=$2; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
@@ -196,6 +208,15 @@ start_redis() {
 }
 
 # --- HAProxy ---------------------------------------------------------------------------------------
+# HAProxy reads `model` only from what one buffer holds: a power of two above the largest body
+# plus room for the head (at least 128 KB).
+haproxy_bufsize() {
+  local largest=0 s b=131072
+  for s in $SIZES; do ((s > largest)) && largest=$s; done
+  while ((b < largest + 16384)); do b=$((b * 2)); done
+  echo "$b"
+}
+
 # haproxy_config NODELAY(1|0) PORT : the filled-in template on stdout.
 haproxy_config() {
   local nodelay=$1 port=$2 backends="" p
@@ -208,6 +229,7 @@ haproxy_config() {
   local tpl
   tpl=$(<bench/peers/haproxy.cfg.in)
   tpl=${tpl//@PORT@/$port}
+  tpl=${tpl//@BUFSIZE@/$(haproxy_bufsize)}
   tpl=${tpl//@MAPFILE@/$WORK/models.map}
   tpl=${tpl//@BACKENDS@/$backends}
   if [[ $nodelay -eq 0 ]]; then
@@ -283,8 +305,8 @@ if [[ $routing_ok -ne 1 ]]; then log "routing check FAILED; see above"; exit 1; 
 # wrk_run OUTFILE CORE ARGS... : one bounded wrk run against bench-a; raw output to OUTFILE.
 wrk_run() {
   local out=$1 core=$2; shift 2
-  echo "BODY_BYTES=$BODY_BYTES MODEL=bench-a taskset -c $core nice -n $NICE wrk $*" >"$out"
-  BODY_BYTES=$BODY_BYTES MODEL=bench-a timeout $((DURATION + 30)) \
+  echo "BODY_BYTES=$BODY_BYTES MODEL=bench-a PACE_MS=${PACE:-0} taskset -c $core nice -n $NICE wrk $*" >"$out"
+  PACE_MS=${PACE:-0} BODY_BYTES=$BODY_BYTES MODEL=bench-a timeout $((DURATION + 30)) \
     taskset -c "$core" nice -n "$NICE" wrk "$@" >>"$out" 2>&1 || echo "wrk exit status $?" >>"$out"
 }
 
@@ -318,10 +340,20 @@ for round in $(seq 1 "$RUNS"); do
       log "round $round/$RUNS: measuring $t, body $BODY_BYTES B"
       # Warm-up (not recorded): fill keep-alive pools, fault in pages, let JITs settle.
       wrk_run "$WORK/warmup.txt" "$RPS_WRK_CORE" -t1 -c64 -d1s -s bench/wrk/chat_post.lua "$url"
-      wrk_run "$RAW/$t-$BODY_BYTES-c64-r$round.txt" "$RPS_WRK_CORE" -t1 -c64 -d"${DURATION}s" \
-        -s bench/wrk/chat_post.lua "$url"
-      wrk_run "$RAW/$t-$BODY_BYTES-c1-r$round.txt" "$LAT_WRK_CORE" -t1 -c1 -d"${DURATION}s" \
-        --latency -s bench/wrk/chat_post.lua "$url"
+      if [[ $DO_BASELINE -eq 1 ]]; then
+        wrk_run "$RAW/$t-$BODY_BYTES-c64-r$round.txt" "$RPS_WRK_CORE" -t1 -c64 -d"${DURATION}s" \
+          -s bench/wrk/chat_post.lua "$url"
+        wrk_run "$RAW/$t-$BODY_BYTES-c1-r$round.txt" "$LAT_WRK_CORE" -t1 -c1 -d"${DURATION}s" \
+          --latency -s bench/wrk/chat_post.lua "$url"
+      fi
+      for c in $CONNS; do
+        wrk_run "$RAW/$t-$BODY_BYTES-sweep-c$c-r$round.txt" "$RPS_WRK_CORE" -t1 -c"$c" \
+          -d"${DURATION}s" --latency -s bench/wrk/chat_post.lua "$url"
+        if [[ $PACE_MS -gt 0 ]]; then
+          PACE=$PACE_MS wrk_run "$RAW/$t-$BODY_BYTES-paced-c$c-r$round.txt" "$RPS_WRK_CORE" \
+            -t1 -c"$c" -d"${DURATION}s" --latency -s bench/wrk/chat_post.lua "$url"
+        fi
+      done
       if [[ $DO_STRACE -eq 1 && $round -eq 1 ]]; then strace_run "$t"; fi
     done
   done
@@ -356,6 +388,7 @@ fi
 cp "$WORK/commands.txt" "$RAW/commands.txt"
 echo "BENCH_BUILD_COMMIT=${BENCH_BUILD_COMMIT:-} $RUN_CMD" >"$RAW/run.txt"
 python3 bench/proxy_report.py --raw "$RAW" --targets "$TARGETS" --sizes "$SIZES" \
+  --conns "$CONNS" --paced-ms "$PACE_MS" --baseline "$DO_BASELINE" \
   --duration "$DURATION" --runs "$RUNS" --cores "$PROXY_CORE/$RPS_WRK_CORE/$LAT_WRK_CORE" \
   --notes "${OUT%.md}.notes.md" >"$OUT"
 log "wrote $OUT"

@@ -1,7 +1,8 @@
 -- wrk script: POST an OpenAI chat-completions body of exactly BODY_BYTES bytes whose top-level
 -- "model" comes *after* a large "messages" array (the hard case for proxies that only look at the
 -- start of the body). Environment: BODY_BYTES (default 2048), MODEL (default bench-a),
--- BENCH_PATH (default /v1/chat/completions).
+-- BENCH_PATH (default /v1/chat/completions), PACE_MS (a pause before each request on a
+-- connection: a load below saturation, so latency is the proxy's work rather than its queue).
 -- At the end it prints one machine-readable line: "RESULT {json}" (latency in microseconds).
 
 local size = tonumber(os.getenv("BODY_BYTES") or "2048")
@@ -32,6 +33,11 @@ wrk.path = path
 wrk.body = make_body(size, model)
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer bench"
+
+local pace_ms = tonumber(os.getenv("PACE_MS") or "0")
+if pace_ms > 0 then
+  function delay() return pace_ms end
+end
 
 function done(summary, latency, requests)
   local e = summary.errors
