@@ -4,10 +4,12 @@ a 2 KB and a 50 KB body (the `model` after a large `messages` array, as bench/wr
 builds them) must return 200 with `x-inference-port: PORT` (the simulator names the instance that
 answered). An unknown model must not return 2xx. Exit status 0 only if every check passed.
 
-usage: check_routing.py NAME HOST:PORT MODEL=PORT [MODEL=PORT ...]
+usage: check_routing.py NAME [https://]HOST:PORT MODEL=PORT [MODEL=PORT ...]
+(https: the proxy's certificate is not verified; the bench makes it for the run)
 """
 import http.client
 import json
+import ssl
 import sys
 
 
@@ -29,8 +31,13 @@ def make_body(n_bytes, model):
 
 
 def post(hostport, body):
-    host, port = hostport.rsplit(":", 1)
-    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    tls = hostport.startswith("https://")
+    host, port = hostport.removeprefix("https://").rsplit(":", 1)
+    if tls:
+        conn = http.client.HTTPSConnection(host, int(port), timeout=10,
+                                           context=ssl._create_unverified_context())
+    else:
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
     try:
         conn.request("POST", "/v1/chat/completions", body=body,
                      headers={"Content-Type": "application/json",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side proxy benchmark on loopback: the simulator direct, infergate, HAProxy and nginx+njs,
-# all routing by the JSON body's `model` to the same simulator pools, one worker each.
+# all routing by the JSON body's `model` to the same simulator pools, one worker each (--workers).
 #
 # For each target x body size (2 KB, 50 KB; `model` after a large `messages` array) it measures
 #   - requests/s at 64 connections      wrk -t1 -c64 -d${DURATION}s
@@ -22,12 +22,18 @@
 #        (more targets: infergate-keys, infergate-redis: API keys with local or Redis-shared limits;
 #         infergate-log: every request written to an access log file)
 #                                 [--sizes "2048 51200"] [--no-stream] [--no-strace] [--out FILE] [--raw DIR]
-#                                 [--conns "20 60 150"] [--paced-ms MS] [--no-baseline]
+#                                 [--conns "20 60 150"] [--paced-ms MS] [--no-baseline] [--tls]
+#                                 [--workers N]
 #   --conns: also a sweep, per target and body size: wrk --latency at each of these connection
 #            counts (requests/s and latency under load, the added latency against direct at the
 #            same count); --paced-ms: at each count also a paced run (each connection pauses MS
 #            before every request: below saturation, the latency is the proxy's own work, not its
 #            queue); --no-baseline skips the usual 64-connection and 1-connection runs.
+#   --tls:   the proxies terminate TLS (one ECDSA P-256 certificate made for the run, TLS 1.2+,
+#            ALPN http/1.1); direct stays plain HTTP. Adds a handshake run per proxy: wrk -c64
+#            with `Connection: close`, so each request is a new connection and a full handshake.
+#   --workers: infergate workers, HAProxy nbthread, nginx worker_processes (default 1); with 2,
+#            set PROXY_CORE=0,1 to let the proxy use both cores.
 # env:   INFERGATE_BIN, INFERGATE_SIM_BIN (default: build-bench/src/{app,sim}/...)
 # Writes bench/results/proxy-baseline.md (or --out) and raw outputs to bench/results/raw/.
 set -euo pipefail
@@ -55,6 +61,8 @@ DO_STRACE=1
 DO_BASELINE=1
 CONNS=""
 PACE_MS=0
+TLS=0
+WORKERS=1
 OUT=bench/results/proxy-baseline.md
 RAW=bench/results/raw
 PROXY_CORE=${PROXY_CORE:-0}
@@ -75,6 +83,8 @@ while [[ $# -gt 0 ]]; do
     --no-baseline) DO_BASELINE=0; DO_STRACE=0; shift ;;
     --conns) CONNS=$2; shift 2 ;;
     --paced-ms) PACE_MS=$2; shift 2 ;;
+    --tls) TLS=1; shift ;;
+    --workers) WORKERS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --raw) RAW=$2; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
@@ -88,6 +98,15 @@ rm -f "$RAW"/*.txt "$RAW"/*.json
 pids=()
 
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+# --tls: one certificate for every proxy (server.pem: HAProxy wants the chain and key in one file).
+make_cert() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$WORK/server.key" -out "$WORK/server.crt" 2>/dev/null || { log "openssl failed"; exit 1; }
+  cat "$WORK/server.crt" "$WORK/server.key" >"$WORK/server.pem"
+}
+scheme() { [[ $TLS -eq 1 && $1 != direct ]] && echo https || echo http; }
 
 cleanup() {
   local p
@@ -171,7 +190,7 @@ start_infergate() {
   {
     echo "listen: 127.0.0.1:0"
     echo "admin: 127.0.0.1:0"
-    echo "workers: 1"
+    echo "workers: $WORKERS"
     echo "pools:"
     for p in a b stream; do echo "  - {name: pool-$p, endpoints: [${POOL[$p]}]}"; done
     echo "models:"
@@ -190,10 +209,13 @@ start_infergate() {
     if [[ $name == infergate-log ]]; then
       echo "access_log: {path: $WORK/access.log, format: json}"
     fi
+    if [[ $TLS -eq 1 ]]; then
+      echo "tls: {cert: $WORK/server.crt, key: $WORK/server.key}"
+    fi
   } >"$cfg"
   cp "$cfg" "$RAW/$name.yaml"
   start "$name" "$PROXY_CORE" "$GW_BIN" --config "$cfg" --listen 127.0.0.1:0 \
-    --admin 127.0.0.1:0 --workers 1
+    --admin 127.0.0.1:0 --workers "$WORKERS"
   wait_lines "$name" listening 1
   URL[$name]=$(addr_of "$name" listening)
   PROC[$name]=$name
@@ -230,6 +252,12 @@ haproxy_config() {
   tpl=$(<bench/peers/haproxy.cfg.in)
   tpl=${tpl//@PORT@/$port}
   tpl=${tpl//@BUFSIZE@/$(haproxy_bufsize)}
+  tpl=${tpl//@THREADS@/$WORKERS}
+  if [[ $TLS -eq 1 ]]; then
+    tpl=${tpl//@BIND_TLS@/ ssl crt $WORK/server.pem alpn http/1.1 ssl-min-ver TLSv1.2}
+  else
+    tpl=${tpl//@BIND_TLS@/}
+  fi
   tpl=${tpl//@MAPFILE@/$WORK/models.map}
   tpl=${tpl//@BACKENDS@/$backends}
   if [[ $nodelay -eq 0 ]]; then
@@ -270,6 +298,14 @@ start_nginx() {
   tpl=${tpl//@POOLMAP@/\{$map\}}
   tpl=${tpl//@UPSTREAMS@/$ups}
   tpl=${tpl//@LOCATIONS@/$locs}
+  tpl=${tpl//@WORKERS@/$WORKERS}
+  if [[ $TLS -eq 1 ]]; then
+    tpl=${tpl//@LISTEN_TLS@/ ssl}
+    tpl=${tpl//@SERVER_TLS@/        ssl_certificate $WORK/server.crt;$'\n'        ssl_certificate_key $WORK/server.key;$'\n'        ssl_protocols TLSv1.2 TLSv1.3;}
+  else
+    tpl=${tpl//@LISTEN_TLS@/}
+    tpl=${tpl//@SERVER_TLS@/}
+  fi
   printf '%s\n' "$tpl" >"$dir/nginx.conf"
   cp "$dir/nginx.conf" "$RAW/nginx.conf"
   nginx -t -q -p "$dir/" -e stderr -c "$dir/nginx.conf" || { log "nginx config invalid"; exit 1; }
@@ -279,6 +315,10 @@ start_nginx() {
   PROC[nginx]=nginx
 }
 
+if [[ $TLS -eq 1 ]]; then
+  make_cert
+  DO_STREAM=0  # bench/stream_check.py speaks plain HTTP
+fi
 for t in $TARGETS; do
   case $t in
     direct) ;;
@@ -294,7 +334,7 @@ done
 routing_ok=1
 for t in $TARGETS; do
   [[ $t == direct ]] && continue
-  if ! python3 bench/check_routing.py "$t" "${URL[$t]}" "bench-a=${A##*:}" "bench-b=${B##*:}" \
+  if ! python3 bench/check_routing.py "$t" "$(scheme "$t")://${URL[$t]}" "bench-a=${A##*:}" "bench-b=${B##*:}" \
         "bench-stream=${S##*:}" | tee -a "$RAW/routing.txt"; then
     routing_ok=0
   fi
@@ -325,7 +365,7 @@ strace_run() {
   timeout 60 nice -n "$NICE" strace -c -f -q -o "$WORK/strace.txt" "${args[@]}" &
   local spid=$!
   sleep 0.5  # let strace attach before the load starts
-  wrk_run "$WORK/strace-wrk.txt" "$RPS_WRK_CORE" -t1 -c64 -d2s -s bench/wrk/chat_post.lua "http://${URL[$t]}"
+  wrk_run "$WORK/strace-wrk.txt" "$RPS_WRK_CORE" -t1 -c64 -d2s -s bench/wrk/chat_post.lua "$(scheme "$t")://${URL[$t]}"
   kill -INT "$spid" 2>/dev/null || true
   wait "$spid" 2>/dev/null || true
   { grep RESULT "$WORK/strace-wrk.txt"; cat "$WORK/strace.txt"; } >"$out"
@@ -336,7 +376,7 @@ strace_run() {
 for round in $(seq 1 "$RUNS"); do
   for BODY_BYTES in $SIZES; do
     for t in $TARGETS; do
-      url="http://${URL[$t]}"
+      url="$(scheme "$t")://${URL[$t]}"
       log "round $round/$RUNS: measuring $t, body $BODY_BYTES B"
       # Warm-up (not recorded): fill keep-alive pools, fault in pages, let JITs settle.
       wrk_run "$WORK/warmup.txt" "$RPS_WRK_CORE" -t1 -c64 -d1s -s bench/wrk/chat_post.lua "$url"
@@ -354,6 +394,10 @@ for round in $(seq 1 "$RUNS"); do
             -t1 -c"$c" -d"${DURATION}s" --latency -s bench/wrk/chat_post.lua "$url"
         fi
       done
+      if [[ $TLS -eq 1 && $t != direct && $DO_BASELINE -eq 1 ]]; then
+        wrk_run "$RAW/$t-$BODY_BYTES-hs-r$round.txt" "$RPS_WRK_CORE" -t1 -c64 -d"${DURATION}s" \
+          -H "Connection: close" -s bench/wrk/chat_post.lua "$url"
+      fi
       if [[ $DO_STRACE -eq 1 && $round -eq 1 ]]; then strace_run "$t"; fi
     done
   done
@@ -388,8 +432,9 @@ fi
 cp "$WORK/commands.txt" "$RAW/commands.txt"
 echo "BENCH_BUILD_COMMIT=${BENCH_BUILD_COMMIT:-} $RUN_CMD" >"$RAW/run.txt"
 python3 bench/proxy_report.py --raw "$RAW" --targets "$TARGETS" --sizes "$SIZES" \
-  --conns "$CONNS" --paced-ms "$PACE_MS" --baseline "$DO_BASELINE" \
+  --conns "$CONNS" --paced-ms "$PACE_MS" --baseline "$DO_BASELINE" --tls "$TLS" \
   --duration "$DURATION" --runs "$RUNS" --cores "$PROXY_CORE/$RPS_WRK_CORE/$LAT_WRK_CORE" \
+  --workers "$WORKERS" \
   --notes "${OUT%.md}.notes.md" >"$OUT"
 log "wrote $OUT"
 cat "$OUT"
