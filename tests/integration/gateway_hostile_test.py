@@ -166,6 +166,71 @@ models: [{{name: {MODEL}, pool: p}}]
         held[0].sendall(head())  # the held ones are served as usual
         self.assertEqual(harness.HttpReader(held[0]).read_response()[0], 200)
 
+    def slow_gateway(self):
+        gw = harness.start_gateway(f"""
+workers: 1
+timeouts: {{client_header: 600ms, client_body: 600ms}}
+pools: [{{name: p, endpoints: [127.0.0.1:{self.upstream_port}]}}]
+models: [{{name: {MODEL}, pool: p}}]
+""")
+        self.addCleanup(gw.close)
+        return gw
+
+    def drip_until_answered(self, sock, data, every=0.05):
+        """Sends `data` on `sock` a byte at a time; returns (status, seconds) once the gateway
+        answers (bounded: the data runs out, or the gateway closes)."""
+        import time
+        sock.setblocking(False)
+        started, got = time.monotonic(), b""
+        for i in range(len(data)):
+            try:
+                sock.send(data[i:i + 1])
+            except OSError:
+                break  # closed after its answer
+            time.sleep(every)
+            try:
+                got += sock.recv(4096)
+            except BlockingIOError:
+                continue
+            if b"\r\n" in got:
+                break
+        sock.settimeout(5)
+        while b"\r\n" not in got:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        return int(got.split(b" ", 2)[1]), time.monotonic() - started
+
+    def test_a_head_dripped_slowly_is_cut_at_the_header_timeout_not_reset_per_byte(self):
+        gw = self.slow_gateway()
+        s = harness.raw_connect(gw.port(), timeout=5)
+        self.addCleanup(s.close)
+        # A byte every 50 ms: each comes well within the 600 ms timeout, the whole head does not.
+        status, seconds = self.drip_until_answered(s, head(b"X-Pad: " + b"a" * 200))
+        self.assertEqual(status, 408)
+        self.assertLess(seconds, 3)
+        self.assertEqual(self.seen, [])
+        self.assertEqual(status_of(gw.port(), head()), 200)  # the next client is served
+
+    def test_a_body_dripped_slowly_is_cut_at_the_body_timeout(self):
+        gw = self.slow_gateway()
+        request = head(body=b" " * 200 + BODY)
+        split = request.index(b"\r\n\r\n") + 4
+        s = harness.raw_connect(gw.port(), timeout=5)
+        self.addCleanup(s.close)
+        s.sendall(request[:split])  # the head at once, then the body a byte at a time
+        status, seconds = self.drip_until_answered(s, request[split:])
+        self.assertEqual(status, 408)
+        self.assertLess(seconds, 3)
+        self.assertEqual(self.seen, [])
+
+    def test_a_header_flood_is_431_and_never_reaches_the_server(self):
+        flood = [b"X-F%d: v" % i for i in range(8000)]  # ~90 KB of headers, above the 64 KiB limit
+        self.assertEqual(status_of(self.gw.port(), head(*flood)), 431)
+        self.assertEqual(self.seen, [])
+        self.assertEqual(status_of(self.gw.port(), head()), 200)
+
 
 if __name__ == "__main__":
     unittest.main()
