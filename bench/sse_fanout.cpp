@@ -5,7 +5,9 @@
 // usage: sse_fanout HOST PORT STREAMS TOKENS ITL_MS MODEL SECONDS_CAP
 // Opens STREAMS connections at once, each POSTing one streamed chat completion of TOKENS tokens,
 // and records each `data:` event's arrival. An event's lateness is its arrival minus where the
-// schedule puts it: the stream's first event plus k * ITL_MS (the simulator's pace). Prints one
+// stream's own best schedule puts it: event k at T + k * ITL_MS, with T the earliest start that
+// schedule allows (so the stream's most punctual event has lateness 0, and a stream the server
+// paces perfectly has 0 throughout, whatever its time to first token). Prints one
 // line: RESULT {json} with streams done, events, lateness and gap percentiles (microseconds).
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -37,7 +39,8 @@ struct Stream {
   bool done = false;     // `data: [DONE]` arrived
   bool failed = false;
   int events = 0;
-  Clock::time_point first{}, last{};
+  Clock::time_point last{};
+  std::vector<std::int64_t> offsets;  // event k's arrival - k * ITL, microseconds since the start
 };
 
 std::int64_t micros(Clock::duration d) {
@@ -156,13 +159,11 @@ int main(int argc, char** argv) {
             s.done = true;
             break;
           }
-          if (line.find("\"content\"") == std::string_view::npos) continue;  // role or usage
-          if (s.events == 0) {
-            s.first = now;
-          } else {
-            lateness.push_back(micros(now - (s.first + s.events * itl)));
-            gaps.push_back(micros(now - s.last));
-          }
+          // Token events only: not the role chunk, the finish chunk or usage (no or empty content).
+          const auto content = line.find("\"content\":\"");
+          if (content == std::string_view::npos || line.substr(content + 11, 1) == "\"") continue;
+          if (s.events > 0) gaps.push_back(micros(now - s.last));
+          s.offsets.push_back(micros(now - start - s.events * itl));
           s.last = now;
           ++s.events;
         }
@@ -178,6 +179,10 @@ int main(int argc, char** argv) {
   int done = 0, failed = 0;
   long long total_events = 0;
   for (const Stream& s : streams) {
+    if (!s.offsets.empty()) {
+      const std::int64_t best = *std::min_element(s.offsets.begin(), s.offsets.end());
+      for (const std::int64_t o : s.offsets) lateness.push_back(o - best);
+    }
     done += s.done;
     failed += !s.done;
     total_events += s.events;
