@@ -55,7 +55,10 @@ struct SchedulerConfig {
 
 // Where and how the control thread scrapes each endpoint of a pool.
 struct MetricsConfig {
-  std::string flavour;  // "" (no scraping), "vllm", "sglang", "trtllm", "custom"
+  // "auto" (the default: vLLM or SGLang names, whichever the page has; a server without them is
+  // not unhealthy for it, see ScrapeTarget::advisory), "vllm", "sglang", "trtllm", "custom",
+  // "none" (or ""): not scraped, load from this gateway's own counts only.
+  std::string flavour = "auto";
   std::string path = "/metrics";
   // "custom" (or overriding a flavour): selectors `name` or `name{label="value"}`, first present wins.
   std::vector<std::string> waiting;

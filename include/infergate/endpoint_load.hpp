@@ -90,6 +90,9 @@ struct EndpointLoad {
 
   // Health.
   std::atomic<std::uint32_t> scrape_failures{0};      // consecutive
+  // Consecutive failed scrapes of a pool that did not ask for metrics (flavour "auto"): they
+  // back the scrapes off as failures do but never make the endpoint unhealthy.
+  std::atomic<std::uint32_t> scrape_misses{0};
   std::atomic<std::uint32_t> connect_failures{0};     // consecutive
   std::atomic<std::uint32_t> consecutive_5xx{0};
   std::atomic<std::uint32_t> ejections{0};            // consecutive ejections (backoff exponent)

@@ -64,7 +64,7 @@ struct Pool {
   std::string name;
   std::vector<EndpointPtr> endpoints;
   std::shared_ptr<const SchedulerProfile> profile;  // never null in a built snapshot
-  MetricsConfig metrics;                             // scraper settings (flavour "" : none)
+  MetricsConfig metrics;                             // scraper settings ("none": not scraped)
   std::shared_ptr<const MetricsMapping> mapping;    // null: not scraped
   SaturationConfig saturation;
   QueueConfig queue;

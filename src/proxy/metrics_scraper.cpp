@@ -334,11 +334,28 @@ void MetricsScraper::Impl::publish(TargetState& s, const ScrapeResult& result) {
   Endpoint& endpoint = *s.target.endpoint;
   const auto now = Clock::now();
   const bool was_unhealthy = is_unhealthy(endpoint);
+  constexpr std::uint32_t kMissesLogged = 3;
+  const std::uint32_t misses = endpoint.load.scrape_misses.load(std::memory_order_relaxed);
   if (result.ok()) {
-    // Before record_scrape, whose release store of the scrape time publishes it with the values.
-    endpoint.load.in_flight_at_scrape.store(s.in_flight_at_send, std::memory_order_relaxed);
-    record_scrape(endpoint, parse_load(s.body, *s.target.mapping), now);
-    if (was_unhealthy) logger->info("endpoint={} scrapes succeed again: healthy", endpoint.name);
+    const ScrapedLoad load = parse_load(s.body, *s.target.mapping);
+    const bool any = load.waiting || load.running || load.kv_usage;
+    if (any || !s.target.advisory) {
+      // Before record_scrape, whose release store of the scrape time publishes it with the values.
+      endpoint.load.in_flight_at_scrape.store(s.in_flight_at_send, std::memory_order_relaxed);
+      record_scrape(endpoint, load, now);
+      if (was_unhealthy) logger->info("endpoint={} scrapes succeed again: healthy", endpoint.name);
+      if (misses >= kMissesLogged) logger->info("endpoint={} serves load metrics now", endpoint.name);
+      return;
+    }
+  }
+  if (s.target.advisory) {
+    // Nobody asked for metrics here: a server without them is still a server.
+    record_scrape_miss(endpoint);
+    if (misses + 1 == kMissesLogged) {
+      logger->info("endpoint={} serves no load metrics at {} (last: {}): this gateway's own counts "
+                   "only; set the pool's metrics flavour, or none", endpoint.name, s.target.path,
+                   result.ok() ? "no waiting, running or KV-use series" : result.describe());
+    }
     return;
   }
   record_scrape_failure(endpoint, now);
@@ -432,7 +449,9 @@ net::awaitable<void> MetricsScraper::Impl::run(StatePtr s) {
     if (s->stopped) break;
     publish(*s, result);
     if (load_changed) load_changed();
-    const auto failures = s->target.endpoint->load.scrape_failures.load(std::memory_order_relaxed);
+    const EndpointLoad& load = s->target.endpoint->load;
+    const auto failures = load.scrape_failures.load(std::memory_order_relaxed) +
+                          load.scrape_misses.load(std::memory_order_relaxed);
     s->timer.expires_at(next_tick(epoch, Clock::now(), next_scrape_delay(s->target.interval, failures)));
     auto wait = s->timer.async_wait(kTuple);
     co_await std::move(wait);

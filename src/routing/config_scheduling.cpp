@@ -175,8 +175,9 @@ void Loader::metrics(const YAML::Node& node, const std::string& path, MetricsCon
                   flavour_at = where(n, p);
                   const auto s = text(n, p);
                   if (!s) return;
-                  if (*s != "custom" && !MetricsMapping::named(*s)) {
-                    issue(n, p, fmt::format("unknown metrics flavour '{}' (vllm, sglang, trtllm, custom)", *s));
+                  if (*s != "custom" && *s != "none" && !MetricsMapping::named(*s)) {
+                    issue(n, p, fmt::format("unknown metrics flavour '{}' (auto, vllm, sglang, trtllm, "
+                                            "custom, none)", *s));
                     return;
                   }
                   out.flavour = *s;
@@ -199,9 +200,7 @@ void Loader::metrics(const YAML::Node& node, const std::string& path, MetricsCon
                {"staleness", false, duration(out.staleness)}})) {
     return;
   }
-  if (out.flavour.empty()) {
-    issue(flavour_at, "missing required key 'flavour' (vllm, sglang, trtllm, custom)");
-  } else if (out.flavour == "custom" && (out.waiting.empty() || out.kv_usage.empty())) {
+  if (out.flavour == "custom" && (out.waiting.empty() || out.kv_usage.empty())) {
     issue(flavour_at, "flavour 'custom' needs 'waiting' and 'kv_usage' selectors");
   }
 }

@@ -9,6 +9,7 @@
 #include "infergate/routing.hpp"
 #include "routing/endpoint_health.hpp"
 #include "routing/profile.hpp"
+#include "routing/scheduler.hpp"
 
 namespace infergate {
 namespace {
@@ -53,7 +54,8 @@ void endpoint_json(std::string& out, const Pool& pool, const Endpoint& e,
     number(out, load.running.load(relaxed));
     out += R"(,"kv_usage":)";
     number(out, load.kv_usage.load(relaxed));
-    const double age_ms = static_cast<double>(now_ns - scraped) / 1e6;
+    // At least 0: a scrape may land between the caller's clock read and this one.
+    const double age_ms = static_cast<double>(std::max<std::int64_t>(0, now_ns - scraped)) / 1e6;
     fmt::format_to(std::back_inserter(out), R"(,"age_ms":{:.1f},"stale":{})", age_ms,
                    age_ms > static_cast<double>(pool.metrics.staleness.count()));
     if (auto loras = load.loras.names()) {
@@ -64,17 +66,34 @@ void endpoint_json(std::string& out, const Pool& pool, const Endpoint& e,
     }
     out += '}';
   }
+  // The load the scorers read for a Standard request (EndpointView::queue and ::backlog), and
+  // the part of it placed by others (other gateway replicas, direct clients): the scraped
+  // requests less this gateway's in flight at that scrape.
+  EndpointView view;
+  read_view(e, 0, now, view_options(pool, priority::standard), AdapterKey{}, view);
+  out += R"(,"load":{"fresh":)";
+  out += view.fresh ? "true" : "false";
+  out += R"(,"queue":)";
+  number(out, view.queue);
+  out += R"(,"backlog":)";
+  number(out, view.backlog);
+  out += R"(,"others":)";
+  number(out, std::max(0.0, view.queue - view.in_flight));
+  out += R"(,"saturated":)";
+  out += view.saturated ? "true" : "false";
+  out += '}';
   const bool ejected = ejected_until > now_ns;
   fmt::format_to(std::back_inserter(out),
                  R"(,"in_flight":{},"pending_prefill":{{"requests":{},"tokens":{}}},)"
                  R"("dispatched_since_scrape":{},"dispatched_total":{},"health":{{"available":{},)"
-                 R"("ejected_for_ms":{:.0f},"scrape_failures":{},"connect_failures":{},)"
+                 R"("ejected_for_ms":{:.0f},"scrape_failures":{},"scrape_misses":{},"connect_failures":{},)"
                  R"("consecutive_5xx":{}}},"prefix_index_entries":{}}})",
                  e.in_flight.load(relaxed), e.prefill_requests.load(relaxed),
                  e.prefill_tokens.load(relaxed), load.dispatched_since_scrape.load(relaxed),
                  load.dispatched_total.load(relaxed), is_available(e, now),
                  ejected ? static_cast<double>(ejected_until - now_ns) / 1e6 : 0.0,
-                 load.scrape_failures.load(relaxed), load.connect_failures.load(relaxed),
+                 load.scrape_failures.load(relaxed), load.scrape_misses.load(relaxed),
+                 load.connect_failures.load(relaxed),
                  load.consecutive_5xx.load(relaxed),
                  entries == index_entries.end() ? std::size_t{0} : entries->second);
 }

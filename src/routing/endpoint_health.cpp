@@ -89,12 +89,17 @@ void record_scrape(Endpoint& endpoint, const ScrapedLoad& scraped, SteadyClock::
   }
   load.dispatched_since_scrape.store(0, kRelaxed);
   load.scrape_failures.store(0, kRelaxed);
+  load.scrape_misses.store(0, kRelaxed);
   // Last: a reader that sees the new time sees values at least this new.
   load.scraped_at_ns.store(to_ns(now), std::memory_order_release);
 }
 
 void record_scrape_failure(Endpoint& endpoint, SteadyClock::time_point, const HealthPolicy&) {
   endpoint.load.scrape_failures.fetch_add(1, kRelaxed);
+}
+
+void record_scrape_miss(Endpoint& endpoint) {
+  endpoint.load.scrape_misses.fetch_add(1, kRelaxed);
 }
 
 void record_connect_failure(Endpoint& endpoint, SteadyClock::time_point now,

@@ -25,7 +25,7 @@ struct HealthPolicy {
 };
 
 // Publishes one successful scrape: the signals, their time, the LoRA sets; resets
-// dispatched_since_scrape and the scrape-failure count. Signals missing from the scrape are NaN.
+// dispatched_since_scrape and the scrape-failure and scrape-miss counts. Signals missing from the scrape are NaN.
 void record_scrape(Endpoint& endpoint, const ScrapedLoad& load, SteadyClock::time_point now);
 
 // One failed scrape (connect error, timeout, bad status, unparsable body). After
@@ -33,6 +33,10 @@ void record_scrape(Endpoint& endpoint, const ScrapedLoad& load, SteadyClock::tim
 // The scraped values are left as they were: they age and become stale on their own.
 void record_scrape_failure(Endpoint& endpoint, SteadyClock::time_point now,
                            const HealthPolicy& policy = {});
+
+// One failed scrape of an advisory target (ScrapeTarget::advisory): counted in scrape_misses,
+// not a health signal. A successful scrape resets it.
+void record_scrape_miss(Endpoint& endpoint);
 
 // Passive health, from the proxy. A connect failure ejects at once (backoff doubles while they
 // repeat); policy.consecutive_5xx 5xx statuses in a row eject; any status below 500 (or a

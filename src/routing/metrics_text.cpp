@@ -142,7 +142,17 @@ MetricsMapping MetricsMapping::trtllm() {
           ""};
 }
 
+MetricsMapping MetricsMapping::detect() {
+  MetricsMapping m = vllm();
+  const MetricsMapping s = sglang();
+  m.waiting.insert(m.waiting.end(), s.waiting.begin(), s.waiting.end());
+  m.running.insert(m.running.end(), s.running.begin(), s.running.end());
+  m.kv_usage.insert(m.kv_usage.end(), s.kv_usage.begin(), s.kv_usage.end());
+  return m;
+}
+
 std::optional<MetricsMapping> MetricsMapping::named(std::string_view flavour) {
+  if (flavour == "auto") return detect();
   if (flavour == "vllm") return vllm();
   if (flavour == "sglang") return sglang();
   if (flavour == "trtllm" || flavour == "triton") return trtllm();
@@ -175,7 +185,7 @@ std::optional<MetricSelector> parse_selector(std::string_view text) {
 }
 
 std::optional<MetricsMapping> mapping_for(const MetricsConfig& config) {
-  if (config.flavour.empty()) return std::nullopt;
+  if (config.flavour.empty() || config.flavour == "none") return std::nullopt;
   MetricsMapping mapping;
   if (config.flavour != "custom") {
     auto named = MetricsMapping::named(config.flavour);

@@ -48,7 +48,10 @@ struct MetricsMapping {
   static MetricsMapping vllm();
   static MetricsMapping sglang();
   static MetricsMapping trtllm();
-  // By flavour name: "vllm", "sglang", "trtllm" (also "triton"); nullopt when unknown.
+  // "auto", a pool's default: vLLM's names, then SGLang's, whichever the page has. Not TRT-LLM's:
+  // Triton serves them on its own metrics port (8002), not on the inference port scraped here.
+  static MetricsMapping detect();
+  // By flavour name: "auto", "vllm", "sglang", "trtllm" (also "triton"); nullopt when unknown.
   static std::optional<MetricsMapping> named(std::string_view flavour);
 };
 
@@ -56,7 +59,7 @@ struct MetricsMapping {
 std::optional<MetricSelector> parse_selector(std::string_view text);
 
 // A pool's mapping: its flavour's ("custom": none), each list given in `config` replacing the
-// flavour's. nullopt when the pool is not scraped (flavour "") or the config is invalid.
+// flavour's. nullopt when the pool is not scraped (flavour "none" or "") or the config is invalid.
 std::optional<MetricsMapping> mapping_for(const MetricsConfig& config);
 
 struct ScrapedLoad {

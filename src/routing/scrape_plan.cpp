@@ -14,7 +14,7 @@ std::vector<ScrapeTarget> scrape_targets(const Snapshot& snapshot) {
     for (const EndpointPtr& endpoint : pool->endpoints) {
       if (!seen.insert(endpoint.get()).second) continue;
       targets.push_back({endpoint, pool->mapping, pool->metrics.path, pool->metrics.interval,
-                         pool->metrics.timeout});
+                         pool->metrics.timeout, pool->metrics.flavour == "auto"});
     }
   }
   return targets;

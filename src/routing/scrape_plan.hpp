@@ -18,9 +18,13 @@ struct ScrapeTarget {
   std::string path;                               // "/metrics"
   std::chrono::milliseconds interval{50};
   std::chrono::milliseconds timeout{1'000};
+  // Flavour "auto": the pool did not ask for metrics, so a server that has none (an error status,
+  // or a page without any of the names) is not unhealthy; its failures count as misses
+  // (EndpointLoad::scrape_misses), which only slow the scrapes down.
+  bool advisory = false;
 };
 
-// One target per endpoint of every scraped pool (metrics.flavour set); an endpoint listed by two
+// One target per endpoint of every scraped pool (pool.mapping set); an endpoint listed by two
 // pools is scraped once, with the settings of the first pool. Rebuild on every new snapshot.
 std::vector<ScrapeTarget> scrape_targets(const Snapshot& snapshot);
 

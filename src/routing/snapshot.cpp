@@ -87,7 +87,9 @@ SnapshotPtr build_snapshot(const GatewayConfig& config, const Snapshot* previous
       pool->profile = build_profile(scheduler);
     }
     pool->metrics = pool_config.metrics;
-    if (auto mapping = mapping_for(pool_config.metrics)) {
+    // The scraper speaks plain HTTP: a TLS pool is scraped only when its config asks for it.
+    if (pool->metrics.flavour == "auto" && pool_config.tls.enabled) pool->metrics.flavour = "none";
+    if (auto mapping = mapping_for(pool->metrics)) {
       pool->mapping = std::make_shared<const MetricsMapping>(std::move(*mapping));
     }
     pool->saturation = pool_config.saturation;

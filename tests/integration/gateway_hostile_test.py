@@ -106,9 +106,9 @@ models: [{{name: {MODEL}, pool: p}}]
         gw = harness.start_gateway(f"""
 workers: 1
 max_attempts: 1
-pools: [{{name: p, endpoints: [127.0.0.1:{listener.getsockname()[1]}]}}]
+pools: [{{name: p, endpoints: [127.0.0.1:{listener.getsockname()[1]}], metrics: {{flavour: none}}}}]
 models: [{{name: {MODEL}, pool: p}}]
-""")
+""")  # not scraped: the one connection this server accepts is the request's
         self.addCleanup(gw.close)
         status, headers, body = harness.request(gw.port(), "POST", "/v1/chat/completions", BODY)
         self.assertEqual(status, 502, body)

@@ -59,6 +59,19 @@ models:
   CHECK(c.models[0].priority == priority::sheddable);
   CHECK(c.models[1].priority == priority::standard);
 
+  // Scraped unless told otherwise: "auto" without a metrics key or without a flavour.
+  const GatewayConfig m = load_config_string(R"(
+pools:
+  - {name: a, endpoints: [127.0.0.1:1]}
+  - {name: b, endpoints: [127.0.0.1:2], metrics: {interval: 200ms}}
+  - {name: c, endpoints: [127.0.0.1:3], metrics: {flavour: none}}
+)", "t.yaml");
+  CHECK(m.pools[0].metrics.flavour == "auto");
+  CHECK(m.pools[0].metrics.interval == Millis(50));
+  CHECK(m.pools[1].metrics.flavour == "auto");
+  CHECK(m.pools[1].metrics.interval == Millis(200));
+  CHECK(m.pools[2].metrics.flavour == "none");
+
   const GatewayConfig d = load_config_string("pools: []\n", "t.yaml");
   CHECK(d.scheduler.plugins.empty());  // the built-in default profile
   CHECK(d.queue.max_size == 1024);
@@ -87,7 +100,7 @@ TEST_CASE("scheduling config: located errors") {
       {"scheduler: {plugns: []}\n",
        "t.yaml:1:12: scheduler: missing required key 'plugins'"},
       {"pools:\n  - {name: a, endpoints: [], metrics: {flavour: vlm}}\n",
-       "t.yaml:2:49: pools[0].metrics.flavour: unknown metrics flavour 'vlm' (vllm, sglang, trtllm, custom)"},
+       "t.yaml:2:49: pools[0].metrics.flavour: unknown metrics flavour 'vlm' (auto, vllm, sglang, trtllm, custom, none)"},
       {"pools:\n  - {name: a, endpoints: [], metrics: {flavour: custom, waiting: x}}\n",
        "t.yaml:2:49: pools[0].metrics.flavour: flavour 'custom' needs 'waiting' and 'kv_usage' selectors"},
       {"pools:\n  - {name: a, endpoints: [], metrics: {flavour: vllm, waiting: 'a{b'}}\n",

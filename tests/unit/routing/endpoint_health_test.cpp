@@ -192,3 +192,17 @@ TEST_CASE("scrapes failing repeatedly mark unhealthy until one succeeds") {
   record_scrape(e, scraped(0, 0, 0), t0);
   CHECK(is_available(e, t0));
 }
+
+TEST_CASE("scrape misses (a pool that did not ask for metrics) never make an endpoint unhealthy") {
+  Endpoint e(HostPort{"127.0.0.1", 1});
+  for (int i = 0; i < 10; ++i) record_scrape_miss(e);
+  CHECK(e.load.scrape_misses == 10);
+  CHECK(e.load.scrape_failures == 0);
+  CHECK_FALSE(is_unhealthy(e));
+  CHECK(is_available(e, t0));
+  EndpointView v;
+  read_view(e, 0, t0, ViewOptions{}, "", v);
+  CHECK(v.available);
+  record_scrape(e, scraped(0, 1, 0.1), t0);  // the server serves metrics now
+  CHECK(e.load.scrape_misses == 0);
+}

@@ -135,6 +135,8 @@ TEST_CASE("find_label decodes escapes and tells absent from empty") {
 }
 
 TEST_CASE("named flavours") {
+  CHECK(MetricsMapping::named("auto"));
+  CHECK_FALSE(MetricsMapping::named("none"));  // not scraped: mapping_for gives none
   CHECK(MetricsMapping::named("vllm"));
   CHECK(MetricsMapping::named("triton"));
   CHECK_FALSE(MetricsMapping::named("tgi"));
@@ -196,4 +198,33 @@ TEST_CASE("parse_load tells apart wanted names of the same length, given in any 
   CHECK(*load.running == 2);  // "batcz" has batch's length but is not it
   REQUIRE(load.kv_usage);
   CHECK(*load.kv_usage == 0.25);  // the second choice: the first never appears
+}
+
+TEST_CASE("auto: whichever of vLLM's and SGLang's names the page has; none when it has neither") {
+  const MetricsMapping m = MetricsMapping::detect();
+  struct Case {
+    const char* what;
+    std::string_view text;
+    double waiting, running, kv;  // -1: not found
+  };
+  const Case cases[] = {
+      {"vLLM v1", "vllm:num_requests_waiting 0\nvllm:num_requests_running 40\nvllm:kv_cache_usage_perc 0.6\n",
+       0, 40, 0.6},
+      {"vLLM v0 KV name", "vllm:num_requests_running 3\nvllm:gpu_cache_usage_perc 0.2\n", -1, 3, 0.2},
+      {"SGLang", "sglang:num_queue_reqs 2\nsglang:num_running_reqs 7\nsglang:token_usage 0.4\n", 2, 7, 0.4},
+      {"both: vLLM's first", "sglang:num_queue_reqs 9\nvllm:num_requests_waiting 1\n", 1, -1, -1},
+      {"another server's page", "process_cpu_seconds_total 3\nhttp_requests_total 10\n", -1, -1, -1},
+  };
+  const auto value = [](const std::optional<double>& v) { return v ? *v : -1.0; };
+  for (const Case& c : cases) {
+    CAPTURE(c.what);
+    const ScrapedLoad load = parse_load(c.text, m);
+    CHECK(value(load.waiting) == c.waiting);
+    CHECK(value(load.running) == c.running);
+    CHECK(value(load.kv_usage) == doctest::Approx(c.kv));
+  }
+  MetricsConfig none;
+  none.flavour = "none";
+  CHECK_FALSE(mapping_for(none));
+  CHECK(mapping_for(MetricsConfig{}));  // the default is auto
 }

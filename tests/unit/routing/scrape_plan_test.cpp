@@ -13,10 +13,11 @@ pools:
     endpoints: [127.0.0.1:1, 127.0.0.1:2]
     metrics: {flavour: vllm, interval: 100ms, timeout: 300ms, path: /m}
   - {name: b, endpoints: [127.0.0.1:2, 127.0.0.1:3], metrics: {flavour: sglang}}
-  - {name: c, endpoints: [127.0.0.1:4]}
+  - {name: c, endpoints: [127.0.0.1:4], metrics: {flavour: none}}
 )", "t.yaml"));
   const auto targets = scrape_targets(*snapshot);
   REQUIRE(targets.size() == 3);
+  for (const auto& t : targets) CHECK_FALSE(t.advisory);
   CHECK(targets[0].endpoint->name == "127.0.0.1:1");
   CHECK(targets[0].path == "/m");
   CHECK(targets[0].interval == 100ms);
@@ -27,6 +28,26 @@ pools:
   CHECK(targets[2].endpoint->name == "127.0.0.1:3");
   CHECK(targets[2].mapping->waiting.at(0).name == "sglang:num_queue_reqs");
   CHECK(targets[2].interval == 50ms);
+}
+
+TEST_CASE("a pool without metrics is scraped for vLLM or SGLang names, advisory") {
+  const SnapshotPtr snapshot = build_snapshot(load_config_string(R"(
+pools:
+  - {name: a, endpoints: [127.0.0.1:1]}
+  - {name: b, endpoints: [127.0.0.1:2], metrics: {interval: 200ms}}
+  - {name: c, endpoints: [127.0.0.1:3], metrics: {flavour: auto, running: my_running}}
+)", "t.yaml"));
+  const auto targets = scrape_targets(*snapshot);
+  REQUIRE(targets.size() == 3);
+  for (const auto& t : targets) CHECK(t.advisory);
+  CHECK(targets[0].interval == 50ms);
+  CHECK(targets[0].path == "/metrics");
+  CHECK(targets[1].interval == 200ms);
+  const MetricsMapping& m = *targets[0].mapping;
+  CHECK(parse_load("vllm:num_requests_running 40\nvllm:num_requests_waiting 0\n", m).running == 40);
+  CHECK(parse_load("sglang:num_running_reqs 7\nsglang:num_queue_reqs 2\n", m).waiting == 2);
+  CHECK(m.lora_info == "vllm:lora_requests_info");
+  CHECK(targets[2].mapping->running.at(0).name == "my_running");
 }
 
 TEST_CASE("custom mappings from config") {

@@ -127,6 +127,12 @@ TEST_CASE("a pool with TLS gets its handle from the factory; without one the bui
   CHECK(snapshot->pools[0]->tls->config.server_name == "vllm.internal");
   CHECK(snapshot->pools[1]->tls != nullptr);
   CHECK(snapshot->pools[2]->tls == nullptr);
+  // The scraper speaks plain HTTP: a TLS pool is not scraped unless its config asks for it.
+  CHECK(snapshot->pools[0]->mapping == nullptr);
+  CHECK(snapshot->pools[0]->metrics.flavour == "none");
+  CHECK(snapshot->pools[2]->mapping != nullptr);
+  config.pools[1].metrics.flavour = "vllm";
+  CHECK(build_snapshot(config, nullptr, factory)->pools[1]->mapping != nullptr);
 
   // Never a silent fall back to plain TCP.
   CHECK_THROWS_AS(build_snapshot(config), std::invalid_argument);
