@@ -94,12 +94,18 @@ void record_scrape(Endpoint& endpoint, const ScrapedLoad& scraped, SteadyClock::
   load.scraped_at_ns.store(to_ns(now), std::memory_order_release);
 }
 
+// A failure and a miss end each other's streak: after a reload that changes the pool's flavour
+// (vllm -> auto), failures counted before must not keep the endpoint unhealthy.
 void record_scrape_failure(Endpoint& endpoint, SteadyClock::time_point, const HealthPolicy&) {
-  endpoint.load.scrape_failures.fetch_add(1, kRelaxed);
+  EndpointLoad& load = endpoint.load;
+  if (load.scrape_misses.load(kRelaxed) != 0) load.scrape_misses.store(0, kRelaxed);
+  load.scrape_failures.fetch_add(1, kRelaxed);
 }
 
 void record_scrape_miss(Endpoint& endpoint) {
-  endpoint.load.scrape_misses.fetch_add(1, kRelaxed);
+  EndpointLoad& load = endpoint.load;
+  if (load.scrape_failures.load(kRelaxed) != 0) load.scrape_failures.store(0, kRelaxed);
+  load.scrape_misses.fetch_add(1, kRelaxed);
 }
 
 void record_connect_failure(Endpoint& endpoint, SteadyClock::time_point now,

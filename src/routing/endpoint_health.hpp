@@ -25,7 +25,8 @@ struct HealthPolicy {
 };
 
 // Publishes one successful scrape: the signals, their time, the LoRA sets; resets
-// dispatched_since_scrape and the scrape-failure and scrape-miss counts. Signals missing from the scrape are NaN.
+// dispatched_since_scrape and the scrape-failure and scrape-miss counts. Signals missing from
+// the scrape are NaN.
 void record_scrape(Endpoint& endpoint, const ScrapedLoad& load, SteadyClock::time_point now);
 
 // One failed scrape (connect error, timeout, bad status, unparsable body). After
@@ -35,7 +36,8 @@ void record_scrape_failure(Endpoint& endpoint, SteadyClock::time_point now,
                            const HealthPolicy& policy = {});
 
 // One failed scrape of an advisory target (ScrapeTarget::advisory): counted in scrape_misses,
-// not a health signal. A successful scrape resets it.
+// not a health signal. A successful scrape resets it. A miss ends a streak of failures and a
+// failure one of misses (a reload may change the pool's flavour).
 void record_scrape_miss(Endpoint& endpoint);
 
 // Passive health, from the proxy. A connect failure ejects at once (backoff doubles while they

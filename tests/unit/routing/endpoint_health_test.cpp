@@ -205,4 +205,13 @@ TEST_CASE("scrape misses (a pool that did not ask for metrics) never make an end
   CHECK(v.available);
   record_scrape(e, scraped(0, 1, 0.1), t0);  // the server serves metrics now
   CHECK(e.load.scrape_misses == 0);
+  // A reload from a named flavour to auto: the failures counted before no longer keep it out.
+  for (int i = 0; i < 3; ++i) record_scrape_failure(e, t0);
+  CHECK(is_unhealthy(e));
+  record_scrape_miss(e);
+  CHECK_FALSE(is_unhealthy(e));
+  CHECK(e.load.scrape_misses == 1);
+  record_scrape_failure(e, t0);  // and back
+  CHECK(e.load.scrape_misses == 0);
+  CHECK(e.load.scrape_failures == 1);
 }
