@@ -66,6 +66,20 @@ void endpoint_json(std::string& out, const Pool& pool, const Endpoint& e,
     }
     out += '}';
   }
+  const bool ejected = ejected_until > now_ns;
+  fmt::format_to(std::back_inserter(out),
+                 R"(,"in_flight":{},"pending_prefill":{{"requests":{},"tokens":{}}},)"
+                 R"("dispatched_since_scrape":{},"dispatched_total":{},"health":{{"available":{},)"
+                 R"("ejected_for_ms":{:.0f},"scrape_failures":{},"scrape_misses":{},"connect_failures":{},)"
+                 R"("consecutive_5xx":{}}},"prefix_index_entries":{})",
+                 e.in_flight.load(relaxed), e.prefill_requests.load(relaxed),
+                 e.prefill_tokens.load(relaxed), load.dispatched_since_scrape.load(relaxed),
+                 load.dispatched_total.load(relaxed), is_available(e, now),
+                 ejected ? static_cast<double>(ejected_until - now_ns) / 1e6 : 0.0,
+                 load.scrape_failures.load(relaxed), load.scrape_misses.load(relaxed),
+                 load.connect_failures.load(relaxed),
+                 load.consecutive_5xx.load(relaxed),
+                 entries == index_entries.end() ? std::size_t{0} : entries->second);
   // The load the scorers read for a Standard request (EndpointView::queue and ::backlog), and
   // the part of it placed by others (other gateway replicas, direct clients): the scraped
   // requests less this gateway's in flight at that scrape.
@@ -82,20 +96,7 @@ void endpoint_json(std::string& out, const Pool& pool, const Endpoint& e,
   out += R"(,"saturated":)";
   out += view.saturated ? "true" : "false";
   out += '}';
-  const bool ejected = ejected_until > now_ns;
-  fmt::format_to(std::back_inserter(out),
-                 R"(,"in_flight":{},"pending_prefill":{{"requests":{},"tokens":{}}},)"
-                 R"("dispatched_since_scrape":{},"dispatched_total":{},"health":{{"available":{},)"
-                 R"("ejected_for_ms":{:.0f},"scrape_failures":{},"scrape_misses":{},"connect_failures":{},)"
-                 R"("consecutive_5xx":{}}},"prefix_index_entries":{}}})",
-                 e.in_flight.load(relaxed), e.prefill_requests.load(relaxed),
-                 e.prefill_tokens.load(relaxed), load.dispatched_since_scrape.load(relaxed),
-                 load.dispatched_total.load(relaxed), is_available(e, now),
-                 ejected ? static_cast<double>(ejected_until - now_ns) / 1e6 : 0.0,
-                 load.scrape_failures.load(relaxed), load.scrape_misses.load(relaxed),
-                 load.connect_failures.load(relaxed),
-                 load.consecutive_5xx.load(relaxed),
-                 entries == index_entries.end() ? std::size_t{0} : entries->second);
+  out += '}';
 }
 
 }  // namespace

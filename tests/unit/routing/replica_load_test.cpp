@@ -136,6 +136,19 @@ models:
   }
 }
 
+TEST_CASE("/debug/endpoints shows the load the scorers read and the part others placed") {
+  const SnapshotPtr snapshot = four_servers("");
+  const auto& endpoints = snapshot->pools[0]->endpoints;
+  scrape(*endpoints[0], 1, 40, 0.35, 3);  // 3 of the 41 were ours when scraped; 2 still are
+  endpoints[0]->in_flight = 2;
+  for (std::size_t i = 1; i < endpoints.size(); ++i) scrape(*endpoints[i], 0, 0, 0, 0);
+  const std::string json = render_endpoints_json(*snapshot, t0 + 10ms);
+  CHECK(json.find(R"("load":{"fresh":true,"queue":40,"backlog":0,"others":38,"saturated":false})") !=
+        std::string::npos);
+  CHECK(json.find(R"("load":{"fresh":false,"queue":0,"backlog":0,"others":0,"saturated":false})") ==
+        std::string::npos);  // the others were scraped too
+}
+
 TEST_CASE("a stale scrape falls back to this gateway's own counts") {
   const SnapshotPtr snapshot = four_servers("");
   const auto& endpoints = snapshot->pools[0]->endpoints;
