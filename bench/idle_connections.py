@@ -28,6 +28,8 @@ import sys
 import tempfile
 import time
 
+from loopback import haproxy_one_backend, listening_port, wait_port
+
 HERE = pathlib.Path(__file__).resolve().parent
 MODEL = "Qwen/Qwen3-0.6B"
 BODY = json.dumps({"messages": [{"role": "user", "content": "x" * 1900}], "max_tokens": 2,
@@ -53,14 +55,6 @@ def settle_rss(pid, seconds=1.0):
         if now != last:
             last, stable_since = now, time.monotonic()
     return last
-
-
-def listening_port(proc):
-    for line in proc.stdout:
-        parts = line.split()
-        if len(parts) >= 2 and parts[0] == "listening":
-            return int(parts[1].rsplit(":", 1)[1])
-    raise RuntimeError("no 'listening' line")
 
 
 def open_connections(port, n, deadline):
@@ -137,42 +131,11 @@ def measure(name, pid, port, n, concurrency):
 
 
 def start_haproxy(work, sim_port, n):
-    port = free_port()
-    cfg = work / "haproxy.cfg"
-    cfg.write_text(f"""global
-    nbthread 1
-    maxconn {n + 50}
-defaults
-    mode http
-    option http-keep-alive
-    http-reuse always
-    timeout connect 2s
-    timeout client 300s
-    timeout server 300s
-    timeout http-keep-alive 300s
-frontend f
-    bind 127.0.0.1:{port}
-    default_backend b
-backend b
-    server s 127.0.0.1:{sim_port}
-""")
-    proc = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("haproxy did not start")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    port = haproxy_one_backend(work / "haproxy.cfg", sim_port, n + 50, 300, ["http-keep-alive"])
+    proc = subprocess.Popen(["haproxy", "-db", "-f", str(work / "haproxy.cfg")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, proc)
+    return proc, port
 
 
 def report(result):

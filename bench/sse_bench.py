@@ -18,40 +18,16 @@ import os
 import pathlib
 import resource
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from loopback import haproxy_one_backend, listening_port, wait_port
+
 MODEL = "bench-stream"
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def listening(proc):
-    for line in proc.stdout:
-        parts = line.split()
-        if len(parts) >= 2 and parts[0] == "listening":
-            return int(parts[1].rsplit(":", 1)[1])
-    raise RuntimeError("no 'listening' line")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, seconds=10):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{proc.args[0]} is not listening on {port}")
 
 
 def cpu_seconds(pid):
@@ -71,28 +47,6 @@ def run_fanout(fanout, port, args, proxy_pid):
     r = json.loads(line[7:])
     r["cores"] = (cpu_seconds(proxy_pid) - before) / wall if proxy_pid else None
     return r
-
-
-def haproxy_config(work, sim_port, n):
-    port = free_port()
-    cfg = work / "haproxy.cfg"
-    cfg.write_text(f"""global
-    nbthread 1
-    maxconn {n + 100}
-defaults
-    mode http
-    option http-no-delay
-    http-reuse always
-    timeout connect 2s
-    timeout client 120s
-    timeout server 120s
-frontend f
-    bind 127.0.0.1:{port}
-    default_backend b
-backend b
-    server s 127.0.0.1:{sim_port} maxconn {n + 100}
-""")
-    return cfg, port
 
 
 def main():
@@ -124,14 +78,15 @@ def main():
                      "--itl-ms", str(args.itl_ms), "--itl-load-factor", "1",
                      "--max-num-seqs", str(args.streams + 100), "--log-level", "warn"],
                     stdout=subprocess.PIPE, text=True)
-        sim_port = listening(sim)
+        sim_port = listening_port(sim)
         (work / "gateway.yaml").write_text(
             f"workers: 1\npools:\n  - name: p\n    endpoints: [127.0.0.1:{sim_port}]\n"
             f"models:\n  - name: {MODEL}\n    targets: [{{pool: p}}]\n")
         gw = spawn([gw_bin, "--config", str(work / "gateway.yaml"), "--listen", "127.0.0.1:0",
                     "--admin", "127.0.0.1:0", "--log-level", "warn"], stdout=subprocess.PIPE, text=True)
-        gw_port = listening(gw)
-        cfg, hp_port = haproxy_config(work, sim_port, args.streams)
+        gw_port = listening_port(gw)
+        cfg = work / "haproxy.cfg"
+        hp_port = haproxy_one_backend(cfg, sim_port, args.streams + 100, 120, ["http-no-delay"])
         hp = spawn(["haproxy", "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(hp_port, hp)
         targets = [("direct", sim_port, None), ("infergate", gw_port, gw.pid), ("haproxy", hp_port, hp.pid)]

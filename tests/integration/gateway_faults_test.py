@@ -110,9 +110,8 @@ models:
         return len(os.listdir(f"/proc/{gw.proc.pid}/fd"))
 
     def in_flight(self, gw):
-        port = int(gw.admin.rsplit(":", 1)[1])
-        _, _, raw = harness.request(port, "GET", "/debug/endpoints")
-        return sum(e["in_flight"] for pool in json.loads(raw)["pools"] for e in pool["endpoints"])
+        endpoints = harness.debug_endpoints(int(gw.admin.rsplit(":", 1)[1]))
+        return sum(e["in_flight"] for e in endpoints.values())
 
     def assert_back_to_baseline(self, gw, fds):
         """No descriptor and no in-flight request left behind by the fault."""

@@ -56,11 +56,7 @@ models:
         return gw
 
     def endpoints(self):
-        status, headers, raw = harness.request(self.admin_port, "GET", "/debug/endpoints")
-        self.assertEqual(status, 200, raw)
-        self.assertEqual(headers["content-type"], "application/json")
-        doc = json.loads(raw)
-        return {e["name"]: e for pool in doc["pools"] for e in pool["endpoints"]}
+        return harness.debug_endpoints(self.admin_port)
 
     def wait_endpoint(self, name, predicate, what):
         """Polls /debug/endpoints (bounded) until endpoint `name` satisfies `predicate`."""

@@ -51,9 +51,7 @@ models:
         return gw
 
     def endpoints(self):
-        status, _, raw = harness.request(self.admin_port, "GET", "/debug/endpoints")
-        self.assertEqual(status, 200, raw)
-        return {e["name"]: e for pool in json.loads(raw)["pools"] for e in pool["endpoints"]}
+        return harness.debug_endpoints(self.admin_port)
 
     def wait_endpoint(self, name, predicate, what):
         last = {}

@@ -121,6 +121,14 @@ def request(port, method, path, body=None, headers=None, timeout=10.0, host="127
         conn.close()
 
 
+def debug_endpoints(admin_port):
+    """/debug/endpoints of a gateway's admin port, as {endpoint name: its entry}."""
+    status, headers, raw = request(admin_port, "GET", "/debug/endpoints")
+    if status != 200 or headers.get("content-type") != "application/json":
+        raise AssertionError(f"/debug/endpoints: {status} {raw!r}")
+    return {e["name"]: e for pool in json.loads(raw)["pools"] for e in pool["endpoints"]}
+
+
 def raw_connect(port, host="127.0.0.1", timeout=10.0):
     s = socket.create_connection((host, port), timeout=timeout)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
