@@ -32,7 +32,7 @@ def make_body(n_bytes, model):
 
 def post(hostport, body):
     tls = hostport.startswith("https://")
-    host, port = hostport.removeprefix("https://").rsplit(":", 1)
+    host, port = hostport.split("://", 1)[-1].rsplit(":", 1)
     if tls:
         conn = http.client.HTTPSConnection(host, int(port), timeout=10,
                                            context=ssl._create_unverified_context())
