@@ -49,7 +49,12 @@ void read_view(const Endpoint& endpoint, std::uint32_t index, SteadyClock::time_
     out.queue = std::isnan(running)
                     ? out.waiting + out.in_flight
                     : std::max(0.0, out.waiting + out.running - out.in_flight_at_scrape) + out.in_flight;
-    out.saturated = out.backlog > options.saturation.queue ||
+    // A burst onto a server whose queue was empty at the scrape is not saturation: how many of
+    // it start at once is the server's batch size, unknown here (saturation.running says it).
+    // Counting it made every pool with more than 5 requests sent in one scrape interval queue
+    // them for up to an interval (0.8x the req/s at 64 connections). Only a server that reports
+    // a queue (as the Endpoint Picker's detector reads it) has its backlog grow with ours.
+    out.saturated = (out.waiting > 0 && out.backlog > options.saturation.queue) ||
                     out.kv_usage > options.saturation.kv_cache ||
                     (options.saturation.running > 0 && out.queue >= options.saturation.running);
   } else {

@@ -15,7 +15,7 @@ namespace infergate {
 enum class LoraMatch : std::uint8_t { unknown, running, free_slot, waiting, none };
 
 struct Thresholds {
-  double queue = 5;       // waiting requests (scraped + dispatched since) past which it is saturated
+  double queue = 5;       // waiting requests (scraped + ours since) past which a queueing server is saturated
   double kv_cache = 0.8;  // KV-cache use past which it is saturated
   double running = 0;     // total requests (running + waiting) at which it is full; 0: off
 };

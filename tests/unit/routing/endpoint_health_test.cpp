@@ -46,6 +46,7 @@ TEST_CASE("hybrid load: scraped counts + this gateway's in-flight change since t
       {"requests in transit at the scrape", 0, 0, 0.1, 2, 0, 2, 10ms, true, 2, 0, false},
       {"waiting past 5", 6, 8, 0.1, 0, 0, 0, 10ms, true, 14, 6, true},
       {"sent since pushes past 5", 4, 8, 0.1, 8, 2, 10, 10ms, true, 14, 6, true},
+      {"a burst onto an empty queue runs (batch size unknown)", 0, 2, 0.1, 2, 38, 40, 10ms, true, 40, 38, false},
       {"kv past 0.8", 0, 0, 0.85, 0, 0, 0, 10ms, true, 0, 0, true},
       {"in flight the scrape counted never saturates", 0, 50, 0.1, 50, 0, 50, 10ms, true, 50, 0, false},
       {"no running count: waiting + in flight", 2, kUnreported, 0.1, 3, 1, 4, 10ms, true, 6, 3, false},
