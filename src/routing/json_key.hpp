@@ -13,10 +13,10 @@ namespace infergate {
 // vLLM, accepts, and that string values may hold here too: such a key comes back as its raw
 // text, whose backslash makes it equal no name the readers look for. Other bad escapes stay errors.
 inline simdjson::error_code json_key(simdjson::ondemand::field& field, std::string_view& key) {
+  const char* const raw = field.key().raw();  // before unescaped_key(), which consumes it
   const auto error = field.unescaped_key().get(key);
   if (error != simdjson::STRING_ERROR) return error;
   // Stage 1 matched this key's quotes, backslash pairs skipped: the same scan finds its end.
-  const char* const raw = field.key().raw();
   std::size_t n = 0;
   while (raw[n] != '"') n += raw[n] == '\\' ? 2 : 1;
   const auto hex = [](char c) {
