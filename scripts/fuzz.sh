@@ -13,10 +13,13 @@ targets=("$@")
   watch_events config_loader usage_reader api_key traceparent)
 
 scripts/install-deps.sh --fuzz
+# BOOST_DISABLE_ASSERTS: Beast 1.81's parse_chunk_header asserts n >= 5 where 3 bytes are valid
+# (a final chunk's CRLF arriving alone; fixed upstream in boostorg/beast#2861); our own assert()s,
+# simdjson's included, stay on.
 if [[ ! -f build-fuzz/build.ninja ]]; then
   CC=clang CXX=clang++ meson setup build-fuzz --buildtype=debugoptimized -Dfuzzing=true \
     -Db_sanitize=address,undefined -Db_lundef=false -Db_ndebug=false \
-    -Dcpp_args='-fsanitize=fuzzer-no-link -fno-sanitize-recover=undefined'
+    -Dcpp_args='-fsanitize=fuzzer-no-link -fno-sanitize-recover=undefined -DBOOST_DISABLE_ASSERTS'
 fi
 nice -n 10 ninja -C build-fuzz -j2 $(printf "tests/fuzz/%s_fuzz " "${targets[@]}")
 

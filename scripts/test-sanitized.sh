@@ -7,9 +7,12 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+# BOOST_DISABLE_ASSERTS: Beast 1.81's parse_chunk_header asserts n >= 5 where 3 bytes are valid
+# (a final chunk's CRLF arriving alone; fixed upstream in boostorg/beast#2861); our own assert()s,
+# simdjson's included, stay on.
 if [[ ! -f build-asan/build.ninja ]]; then
   meson setup build-asan --buildtype=plain -Db_sanitize=address,undefined -Db_ndebug=false \
-    -Dcpp_args='-O1 -g1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined' || exit 1
+    -Dcpp_args='-O1 -g1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DBOOST_DISABLE_ASSERTS' || exit 1
 fi
 nice -n 10 ninja -C build-asan -j2 || exit 1
 
