@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages infergate needs to build and test, only those missing.
-# Usage: scripts/install-deps.sh [--test]   (--test adds what the test suite needs: node, npm,
+# Usage: scripts/install-deps.sh [--test] [--fuzz]   (--fuzz adds clang and its libFuzzer and
+# sanitizer runtimes for scripts/fuzz.sh; --test adds what the test suite needs: node, npm,
 # openssl, stunnel4 to front the simulator with TLS in gateway_upstream_tls_test, and
 # redis-server for the shared-limits tests, started by the tests themselves, and chromium for
 # the status page's browser test, driven headless by puppeteer-core)
@@ -8,11 +9,16 @@ set -euo pipefail
 
 pkgs=(g++ meson ninja-build cmake pkg-config python3 libboost1.81-dev libsimdjson-dev libssl-dev
       libyaml-cpp-dev libspdlog-dev prometheus-cpp-dev doctest-dev libxxhash-dev libhiredis-dev curl)
-if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(openssl stunnel4 redis-server chromium)
-  command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
-  command -v npm >/dev/null 2>&1 || pkgs+=(npm)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --test)
+      pkgs+=(openssl stunnel4 redis-server chromium)
+      command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+      command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+      ;;
+    --fuzz) pkgs+=(clang libclang-rt-dev) ;;
+  esac
+done
 
 missing=()
 for p in "${pkgs[@]}"; do

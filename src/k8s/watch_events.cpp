@@ -18,6 +18,12 @@ std::string object_key(std::string_view namespace_name, std::string_view name) {
 
 bool LineSplitter::feed(std::string_view data,
                         const std::function<void(std::string_view)>& on_line) {
+  // A line's CR is dropped wherever the read was cut: "...}\r" + "\n" is the same line as
+  // "...}\r\n" in one read, and a lone "\r" line is an empty one (skipped).
+  const auto emit = [&](std::string_view line) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!line.empty()) on_line(line);
+  };
   while (!data.empty()) {
     auto newline = data.find('\n');
     if (newline == std::string_view::npos) {
@@ -28,14 +34,14 @@ bool LineSplitter::feed(std::string_view data,
     std::string_view piece = data.substr(0, newline);
     data.remove_prefix(newline + 1);
     if (partial_.empty()) {
-      if (!piece.empty() && piece != "\r") on_line(piece);
+      emit(piece);
       continue;
     }
     if (partial_.size() + piece.size() > max_line_) return false;
     partial_.append(piece);
     std::string line = std::move(partial_);
     partial_.clear();
-    on_line(line);
+    emit(line);
   }
   return true;
 }

@@ -171,7 +171,12 @@ std::size_t ResponseParser::feed(const char* data, std::size_t size, error_code&
   return used;
 }
 
-void ResponseParser::on_response_impl(int code, bsv reason, int version, error_code&) {
+void ResponseParser::on_response_impl(int code, bsv reason, int version, error_code& ec) {
+  // Beast takes any three digits; a status outside RFC 9110's 100..599 is not relayed (502).
+  if (code < 100 || code > 599) {
+    ec = http::error::bad_status;
+    return;
+  }
   status_ = static_cast<unsigned>(code);
   version_ = version;
   reason_.assign(reason);

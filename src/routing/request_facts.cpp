@@ -10,6 +10,7 @@
 // because the On-Demand front end is compiled for the generic target and unescapes byte by byte.
 // Every value is consumed as it is checked (see validate_value). bench/micro/ has the figures.
 #include "infergate/request_facts.hpp"
+#include "routing/json_key.hpp"
 
 #include <simdjson.h>
 
@@ -166,7 +167,7 @@ error_code validate_object(od::value& value, int depth) {
     od::field& field = result.value_unsafe();
     // Keys are short: the generic unescape is fine here and checks their escapes.
     std::string_view key;
-    if (auto e = field.unescaped_key().get(key)) return e;
+    if (auto e = json_key(field, key)) return e;
     if (auto e = validate_value(field.value(), depth + 1)) return e;
   }
   return simdjson::SUCCESS;
@@ -269,7 +270,7 @@ error_code read_content(od::value& value, int depth, std::vector<PromptPart>& pa
       if (auto e = field_result.error()) return e;
       od::field& field = field_result.value_unsafe();
       std::string_view key;
-      if (auto e = field.unescaped_key().get(key)) return e;
+      if (auto e = json_key(field, key)) return e;
       if (key == "text") {
         if (auto e = capture_string(field.value(), depth + 2, text, is_string)) return e;
         if (is_string) parts.push_back({{}, text});
@@ -305,7 +306,7 @@ error_code read_messages(od::value& value, std::vector<PromptPart>& parts) {
       if (auto e = field_result.error()) return e;
       od::field& field = field_result.value_unsafe();
       std::string_view key;
-      if (auto e = field.unescaped_key().get(key)) return e;
+      if (auto e = json_key(field, key)) return e;
       bool is_string = false;
       if (key == "role") {
         if (auto e = capture_string(field.value(), 3, role, is_string)) return e;
@@ -364,7 +365,7 @@ error_code read_stream_options(od::value& value, bool& include_usage) {
     if (auto e = result.error()) return e;
     od::field& field = result.value_unsafe();
     std::string_view key;
-    if (auto e = field.unescaped_key().get(key)) return e;
+    if (auto e = json_key(field, key)) return e;
     od::value& option = field.value();
     if (key == "include_usage" && is_boolean(option)) {
       if (auto e = option.get_bool().get(include_usage)) return e;
@@ -412,7 +413,7 @@ FactsResult walk_document(od::parser& parser, const char* data, std::size_t size
     if (result.error()) return ErrorKind::invalid_json;
     od::field& field = result.value_unsafe();  // in place, as in validate_object
     std::string_view key;
-    if (field.unescaped_key().get(key)) return ErrorKind::invalid_json;
+    if (json_key(field, key)) return ErrorKind::invalid_json;
     od::value& value = field.value();
     if (key == "model") {
       if (have_model) {

@@ -5,6 +5,7 @@
 // a JSON string every quote is escaped, so the quote after `usage` would end the string and be
 // followed by `,` `]` or `}`), and its object is delimited by counting brackets outside strings;
 // simdjson then reads that object alone.
+#include "routing/json_key.hpp"
 #include "routing/usage_json.hpp"
 #include "routing/usage_reader.hpp"
 
@@ -62,7 +63,7 @@ error_code read_counts(od::object& object, Counts& counts) {
     if (auto e = result.error()) return e;
     od::field& field = result.value_unsafe();
     std::string_view key;
-    if (auto e = field.unescaped_key().get(key)) return e;
+    if (auto e = json_key(field, key)) return e;
     std::optional<std::uint64_t>* slot = nullptr;
     if (key == "prompt_tokens" || key == "input_tokens") {
       slot = &counts.prompt;
@@ -84,7 +85,7 @@ error_code read_nested_usage(od::object& object, Counts& counts) {
     if (auto e = result.error()) return e;
     od::field& field = result.value_unsafe();
     std::string_view key;
-    if (auto e = field.unescaped_key().get(key)) return e;
+    if (auto e = json_key(field, key)) return e;
     if (key != "usage") continue;
     od::object usage;
     if (field.value().get_object().get(usage)) continue;  // null, or not an object
@@ -100,7 +101,7 @@ error_code read_event_fields(od::object& top, EventJson& event) {
     if (auto e = result.error()) return e;
     od::field& field = result.value_unsafe();
     std::string_view key;
-    if (auto e = field.unescaped_key().get(key)) return e;
+    if (auto e = json_key(field, key)) return e;
     od::value& value = field.value();
     if (key == "usage") {
       od::object usage;

@@ -18,6 +18,52 @@ import time
 SIM_BIN = os.environ.get("INFERGATE_SIM_BIN", "build/src/sim/infergate-sim")
 GATEWAY_BIN = os.environ.get("INFERGATE_BIN", "build/src/app/infergate")
 START_TIMEOUT = 20.0
+# scripts/test-sanitized.sh runs the suite on ASan/UBSan builds: each process then reports to
+# log files of its own, is stopped with SIGTERM (so it exits and leak checks run), and a report
+# fails the test that started it.
+SANITIZED = os.environ.get("INFERGATE_SANITIZED") == "1"
+if SANITIZED:
+    START_TIMEOUT = 60.0
+
+
+def sanitizer_env(env=None):
+    """The environment of a child: with sanitizers, report to a fresh log_path prefix.
+
+    Returns (env, prefix); prefix is None when not sanitized."""
+    env = {**os.environ, **(env or {})}
+    if not SANITIZED:
+        return env, None
+    prefix = os.path.join(tempfile.mkdtemp(prefix="infergate-san-"), "report")
+    for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        env[name] = ":".join(filter(None, [env.get(name, ""), f"log_path={prefix}"]))
+    return env, prefix
+
+
+def sanitizer_reports(prefix):
+    """The text of every sanitizer report written under prefix (log files are prefix.PID)."""
+    if prefix is None:
+        return ""
+    folder = os.path.dirname(prefix)
+    texts = []
+    for name in sorted(os.listdir(folder)):
+        with open(os.path.join(folder, name), errors="replace") as f:
+            texts.append(f.read())
+    return "\n".join(t for t in texts if t.strip())
+
+
+def stop(proc, prefix, name):
+    """Stops a child we started (SIGTERM when sanitized, SIGKILL otherwise) and raises
+    AssertionError with its sanitizer report, if it wrote one."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM if SANITIZED else signal.SIGKILL)
+        try:
+            proc.wait(timeout=20 if SANITIZED else 5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    report = sanitizer_reports(prefix)
+    if report:
+        raise AssertionError(f"sanitizer report from {name}:\n{report[-8000:]}")
 
 
 class Process:
@@ -25,8 +71,8 @@ class Process:
 
     def __init__(self, argv, ready_lines, env=None):
         self.argv = argv
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env={**os.environ, **(env or {})})
+        env, self.sanitizer_prefix = sanitizer_env(env)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         self.listening = []  # "host:port" strings in order
         self.admin = None
         self._wait_ready(ready_lines)
@@ -73,12 +119,12 @@ class Process:
         return self.proc.wait(timeout=timeout)
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=5)
-        for f in (self.proc.stdout, self.proc.stderr):
-            if f:
-                f.close()
+        try:
+            stop(self.proc, self.sanitizer_prefix, os.path.basename(self.argv[0]))
+        finally:
+            for f in (self.proc.stdout, self.proc.stderr):
+                if f:
+                    f.close()
 
     def __enter__(self):
         return self

@@ -23,6 +23,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "k8s"))
 import fake_apiserver  # noqa: E402
 import kube_files  # noqa: E402
+sys.path.insert(0, HERE)
+import harness  # noqa: E402
 
 DUMP_BIN = os.environ.get("INFERGATE_K8S_WATCH_DUMP_BIN", "build/src/k8s/k8s-watch-dump")
 FAST = ["--backoff-ms", "50", "--backoff-max-ms", "400", "--absent-recheck-ms", "200",
@@ -58,8 +60,9 @@ class WatchDump:
     """k8s-watch-dump as a child process; its lines are read by a thread. Stopped by PID."""
 
     def __init__(self, args, env=None):
+        env, self.sanitizer_prefix = harness.sanitizer_env(env)
         self.proc = subprocess.Popen([DUMP_BIN, *FAST, *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
+                                     stderr=subprocess.PIPE, env=env)
         self.cond = threading.Condition()
         self.latest = {}   # resource -> last line (dict)
         self.count = {}    # resource -> lines seen
@@ -119,6 +122,9 @@ class WatchDump:
                 self.proc.wait()
         for t in self.threads:
             t.join(timeout=2)
+        report = harness.sanitizer_reports(self.sanitizer_prefix)
+        if report:
+            raise AssertionError(f"sanitizer report from k8s-watch-dump:\n{report[-8000:]}")
         return self.proc.returncode
 
 

@@ -77,6 +77,18 @@ TEST_CASE("line splitter: a cut line waits, CRLF and blank lines are dropped, to
   CHECK(splitter.pending() == 0);
 }
 
+TEST_CASE("line splitter: a read cut between CR and LF gives the same lines as one read") {
+  for (const std::size_t cut : {std::size_t{4}, std::size_t{5}, std::size_t{6}}) {
+    const std::string_view stream = "{\"a\"}\r\n{}\r\n";  // cut 5: after the first CR
+    LineSplitter splitter;
+    std::vector<std::string> lines;
+    auto collect = [&](std::string_view line) { lines.emplace_back(line); };
+    CHECK(splitter.feed(stream.substr(0, cut), collect));
+    CHECK(splitter.feed(stream.substr(cut), collect));
+    CHECK(lines == std::vector<std::string>{"{\"a\"}", "{}"});
+  }
+}
+
 TEST_CASE("decode watch events") {
   Decoder decoder;
   LineSplitter splitter;

@@ -89,6 +89,8 @@ TEST_CASE("extracts the top-level model and its token position") {
       {"big integer", R"({"seed":123456789012345678901234567890,"model":"m"})", "m", R"("m")",
        false},
       {"lone surrogate elsewhere", R"({"x":"\ud800","model":"m"})", "m", R"("m")", false},
+      {"lone surrogate in keys", R"({"\ud800":1,"o":{"\udfff\n":[{"\ud800x":2}]},"model":"m"})",
+       "m", R"("m")", false},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);

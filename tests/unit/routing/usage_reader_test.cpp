@@ -118,6 +118,8 @@ TEST_CASE("the usage key is found at every position of texts of every length") {
 
 TEST_CASE("parse_usage_object reads one usage object") {
   CHECK(parse_usage_object(R"({"prompt_tokens":1,"completion_tokens":2})") == Usage{1, 2});
+  // A key with a lone surrogate is grammatical JSON (vLLM's Python reads it): skipped, not fatal.
+  CHECK(parse_usage_object(R"({"\ud800":7,"prompt_tokens":1,"completion_tokens":2})") == Usage{1, 2});
   CHECK(parse_usage_object(R"({"input_tokens":1,"output_tokens":2})") == Usage{1, 2});
   CHECK(parse_usage_object(R"({"prompt_tokens":18446744073709551615})") == Usage{18446744073709551615ull, 0});
   CHECK(parse_usage_object(R"({"prompt_tokens":18446744073709551616})") == std::nullopt);
