@@ -25,6 +25,9 @@ struct SchedulingRequest {
   int priority = priority::standard;
   // Chained block hashes of the prompt, filled by Scorer::prepare of the prefix-cache scorer.
   std::vector<std::uint64_t> prefix_hashes;
+  // The request's latency objectives in ms (x-slo-ttft-ms / x-slo-tpot-ms); 0: none given.
+  double slo_ttft_ms = 0;
+  double slo_tpot_ms = 0;
 };
 
 // What a dispatch hook learns: the request was sent to `endpoint`.

@@ -14,6 +14,7 @@ std::unique_ptr<Plugin> make_kv_cache_scorer(const PluginConfig&);
 std::unique_ptr<Plugin> make_lora_affinity_scorer(const PluginConfig&);
 std::unique_ptr<Plugin> make_prefix_cache_scorer(const PluginConfig&);
 std::unique_ptr<Plugin> make_prefill_load_scorer(const PluginConfig&);
+std::unique_ptr<Plugin> make_slo_headroom_scorer(const PluginConfig&);
 std::unique_ptr<Plugin> make_max_score_picker(const PluginConfig&);
 std::unique_ptr<Plugin> make_round_robin_picker(const PluginConfig&);
 std::unique_ptr<Plugin> make_random_picker(const PluginConfig&);
